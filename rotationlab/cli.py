@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -172,6 +173,9 @@ def main(argv=None) -> int:
     if args.command is None:  # no subcommand: the default run
         args = parser.parse_args([*(["--debug"] if args.debug else []), "run"])
     warnings.showwarning = _showwarning
+    if not args.debug:  # third-party chatter (yfinance's own deprecations and retry logs)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        logging.getLogger("yfinance").setLevel(logging.CRITICAL)
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:

@@ -99,7 +99,7 @@ def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
     # Trading starts once every symbol has its warm-up history (or at --start, if later); a
     # symbol listed after an explicit --start joins when its data begins.
     firsts = [int(np.flatnonzero(~np.isnan(closes[s]))[0]) for s in needed]
-    ready = (warmup if config.start else max(firsts) + warmup)
+    ready = max(0, warmup - 1) + (0 if config.start else max(firsts))
     if ready >= len(calendar) - 1:
         raise UserError(f"strategy {config.strategy} needs {warmup} bars of history but the data has "
                         f"{len(calendar)} ({calendar[0]:%Y-%m-%d} to {calendar[-1]:%Y-%m-%d}); widen the period")
@@ -171,7 +171,8 @@ def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
                  "rejected_orders": int(len(rejected))}
     return RunResult(
         equity=equity, benchmark=bench, trades=trades, weights=weights, targets=targets,
-        signals=signals, rejected=rejected, config=config.to_dict() | {"params": _plain(values)},
+        signals=signals, rejected=rejected,
+        closes=pd.DataFrame(closes, index=calendar).loc[trade_from:], config=config.to_dict() | {"params": _plain(values)},
         strategy=cls.key, rule=cls.sentence(values), provenance=provenance, execution=execution,
         versions=versions(),
     )

@@ -22,6 +22,7 @@ class RunResult:
     targets: pd.DataFrame        # target weights decided at each close (filled next bar)
     signals: pd.DataFrame | None # date-indexed spread, triggered, state (signal strategies)
     rejected: pd.DataFrame       # orders the broker refused
+    closes: pd.DataFrame         # aligned closes of every symbol used (signal, traded, benchmark)
     config: dict
     strategy: str
     rule: str

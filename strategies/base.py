@@ -96,7 +96,7 @@ class RotationStrategy(bt.Strategy):
 
     @classmethod
     def warmup_bars(cls, p) -> int:
-        """Bars of history a decision needs; the engine loads this much before ``--start``."""
+        """Bars of history (today included) the first decision needs; loaded before ``--start``."""
         return 0
 
     def decide(self, hist: History):
@@ -176,7 +176,8 @@ class RotationStrategy(bt.Strategy):
         prices = {s: price_of(s) for s in self._traded}
         value = self.broker.getcash() + sum(self._position_value(s, prices[s]) for s in self._traded
                                             if not np.isnan(prices[s]))
-        investable = value * (1.0 - ex.cash_buffer)
+        # A hair of buffer even at 0: a buy of exactly all the cash can fail on float rounding.
+        investable = value * (1.0 - max(ex.cash_buffer, 1e-9))
         orders = []
         for s in self._traded:
             px = prices[s]

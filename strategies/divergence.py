@@ -66,7 +66,7 @@ class DowNasdaqDivergence(RotationStrategy):
 
     @classmethod
     def warmup_bars(cls, p):
-        need = [p.lookback_days + 1 + p.confirm_days, p.tech_breakdown_exit]
+        need = [p.lookback_days + 1, p.tech_breakdown_exit]
         if p.golden_cross_symbol:
             need.append(p.golden_cross_slow_days)
         return max(need)
