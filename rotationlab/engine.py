@@ -52,7 +52,7 @@ class EngineContext:
     """What the strategy base class reads: aligned closes, calendar and execution settings."""
 
     closes: dict
-    dates: pd.DatetimeIndex
+    dates: list  # pd.Timestamp per bar (a list: indexing a DatetimeIndex per bar is slow)
     trade_from: pd.Timestamp
     traded: list
     execution: Execution
@@ -132,7 +132,7 @@ def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
                                          slip_match=True, slip_out=True)
     if ex.fill == "same_close":
         cerebro.broker.set_coc(True)
-    ctx = EngineContext(closes=closes, dates=calendar, trade_from=trade_from, traded=traded, execution=ex)
+    ctx = EngineContext(closes=closes, dates=list(calendar), trade_from=trade_from, traded=traded, execution=ex)
     strat = cerebro.addstrategy(cls, engine=ctx, **values)  # noqa: F841
     (instance,) = cerebro.run()
 

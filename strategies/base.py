@@ -39,8 +39,9 @@ class History:
         return self._dates[self.t]
 
     @property
-    def dates(self):
-        return self._dates[: self.t + 1]
+    def prev_date(self):
+        """The previous bar's date (None on the first bar)."""
+        return self._dates[self.t - 1] if self.t > 0 else None
 
     def close(self, symbol: str) -> np.ndarray:
         """Closes of ``symbol`` through the decision date (NaN before its first bar)."""

@@ -8,7 +8,7 @@ from .base import History, RotationStrategy, Target, equal_weights, register
 
 
 def _new_month(h: History) -> bool:
-    return h.t == 0 or h.dates[h.t].month != h.dates[h.t - 1].month
+    return h.prev_date is None or h.date.month != h.prev_date.month
 
 
 @register("buy_and_hold")
