@@ -35,12 +35,24 @@ _SYMBOL_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9^._=\-]{0,31}$")
 
 def check_symbol(symbol: str) -> str:
     """Return ``symbol`` if it is a plain ticker, else raise: it must never act as a path."""
-    if not isinstance(symbol, str) or not _SYMBOL_RE.match(symbol) or ".." in symbol:
+    if not isinstance(symbol, str) or not _SYMBOL_RE.fullmatch(symbol) or ".." in symbol:
         raise UserError(
             f"symbol {symbol!r} is not a ticker: use letters, digits and ^ . - _ = only "
             "(e.g. SPY, ^DJI, BRK-B); paths such as '../x' or '/abs' are refused"
         )
     return symbol
+
+
+def check_date(value, flag: str) -> None:
+    """Raise unless ``value`` (a --start/--end argument) is None or a date."""
+    if value is None:
+        return
+    try:
+        ok = pd.Timestamp(value) is not pd.NaT
+    except (ValueError, TypeError, OverflowError):
+        ok = False
+    if not ok:
+        raise UserError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2005-01-31")
 
 
 def safe_child(folder: Path, filename: str, symbol: str) -> Path:
@@ -141,6 +153,8 @@ class Source(ABC):
         """Validated bars for one (already checked) symbol; may return more than start..end."""
 
     def load(self, symbol: str, start=None, end=None) -> Bars:
+        check_date(start, "--start")
+        check_date(end, "--end")
         return self.load_symbol(check_symbol(symbol), start, end).between(start, end)
 
     def load_many(self, symbols, start=None, end=None) -> dict[str, Bars]:

@@ -38,6 +38,28 @@ _ALIASES = {
 }
 
 
+def _wall_time(value):
+    """``value`` as a tz-naive Timestamp in its own local time (NaT if it is not a date)."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+    return ts.tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def _parse_dates(text: pd.Series) -> pd.Series:
+    """Dates of a column; NaT where a cell is not a date. Offsets (``-05:00``) are dropped, keeping
+    each row's local date, also when they change within the column (daylight saving)."""
+    try:
+        dates = pd.to_datetime(text, errors="coerce", format="mixed")
+    except ValueError:  # several UTC offsets in one column
+        dates = pd.to_datetime(text.map(_wall_time), errors="coerce")
+    if not pd.api.types.is_datetime64_any_dtype(text):
+        # pandas reads the words "today" and "now" as the current time: they are not dates of a bar.
+        dates = dates.mask(text.astype(str).str.strip().isin(["today", "now"]))
+    return dates
+
+
 def normalize(raw: pd.DataFrame, symbol: str, where: str, *, first_line: int | None = None,
               max_nan_run: int = MAX_NAN_RUN) -> tuple[pd.DataFrame, dict]:
     """Validate ``raw`` and return ``(bars_frame, info)``.
@@ -71,7 +93,7 @@ def normalize(raw: pd.DataFrame, symbol: str, where: str, *, first_line: int | N
         raise DataError(f"{symbol}: {where} has a header but no data rows; "
                         f"re-create it or drop {symbol} from --symbols")
 
-    dates = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
+    dates = _parse_dates(frame["date"])
     bad = dates.isna().to_numpy().nonzero()[0]
     if len(bad):
         raise DataError(f"{symbol}: {where} {loc(bad[0])}: cannot read date {frame['date'].iloc[bad[0]]!r}; "
@@ -125,9 +147,15 @@ def normalize(raw: pd.DataFrame, symbol: str, where: str, *, first_line: int | N
         raise DataError(f"{symbol}: {where} has the date {out.index[dup][0]:%Y-%m-%d} twice ({loc(p)}); "
                         "keep one row per date")
 
-    close_only = not all(c in out.columns for c in ("open", "high", "low"))
+    # Without an open there is nothing to fill at but the close: the series is close-only. An open
+    # without high/low keeps its opens; the missing range is taken as the open-close span.
+    close_only = "open" not in out.columns
     adjusted = False
-    if "adj_close" in out.columns and out["adj_close"].notna().all():
+    if "adj_close" in out.columns and out["adj_close"].isna().any():
+        p = int(np.flatnonzero(out["adj_close"].isna().to_numpy())[0])
+        raise DataError(f"{symbol}: {where} {loc(int(out['_pos'].iloc[p]))} ({out.index[p]:%Y-%m-%d}): "
+                        "Adj Close is blank; fill it, or delete the Adj Close column to use Close")
+    if "adj_close" in out.columns:
         factor = out["adj_close"] / out["close"]
         for col in ("open", "high", "low"):
             if col in out.columns:
@@ -137,17 +165,21 @@ def normalize(raw: pd.DataFrame, symbol: str, where: str, *, first_line: int | N
     if close_only:
         for col in ("open", "high", "low"):
             out[col] = out["close"]
+    if "high" not in out.columns:
+        out["high"] = out[["open", "close"]].max(axis=1)
+    if "low" not in out.columns:
+        out["low"] = out[["open", "close"]].min(axis=1)
     for col in ("open", "high", "low"):
         out[col] = out[col].fillna(out["close"])
     out["volume"] = out["volume"].fillna(0.0) if "volume" in out.columns else 0.0
 
-    for col in ("open", "high", "low", "close"):
-        bad = (out[col] <= 0).to_numpy().nonzero()[0]
+    for col in ("close", "open", "high", "low"):  # close first: close-only files copy it to o/h/l
+        bad = ((out[col] <= 0) | np.isinf(out[col])).to_numpy().nonzero()[0]
         if len(bad):
             p = bad[0]
             raise DataError(
                 f"{symbol}: {where} {loc(int(out['_pos'].iloc[p]))} ({out.index[p]:%Y-%m-%d}): {col} is "
-                f"{out[col].iloc[p]:g}, prices must be positive; fix or delete that row"
+                f"{out[col].iloc[p]:g}, prices must be positive and finite; fix or delete that row"
             )
     bad = (out["high"] < out["low"]).to_numpy().nonzero()[0]
     if len(bad):
@@ -159,5 +191,6 @@ def normalize(raw: pd.DataFrame, symbol: str, where: str, *, first_line: int | N
         )
     if (out["volume"] < 0).any():
         p = int(np.flatnonzero(out["volume"].to_numpy() < 0)[0])
-        raise DataError(f"{symbol}: {where} ({out.index[p]:%Y-%m-%d}): negative volume; fix that row")
+        raise DataError(f"{symbol}: {where} {loc(int(out['_pos'].iloc[p]))} ({out.index[p]:%Y-%m-%d}): "
+                        "negative volume; fix or delete that row")
     return out.loc[:, list(COLUMNS)], {"close_only": close_only, "adjusted_from_adj_close": adjusted}

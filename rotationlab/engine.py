@@ -62,13 +62,17 @@ def _calendar_days(bars: int) -> int:
     return int(bars * 1.5) + 10
 
 
-def load_data(config: RunConfig, symbols, warmup_bars: int) -> dict[str, Bars]:
+def load_data(config: RunConfig, symbols) -> dict[str, Bars]:
+    """All bars of ``symbols`` through ``config.end`` (the engine trims the warm-up itself)."""
     source = get_source(config.source, data_dir=config.data_dir, cache_dir=config.cache_dir,
                         offline=config.offline)
-    start = None
+    bars = source.load_many(symbols, None, config.end)
     if config.start:
-        start = (pd.Timestamp(config.start) - pd.Timedelta(days=_calendar_days(warmup_bars))).strftime("%Y-%m-%d")
-    return source.load_many(symbols, start, config.end)
+        for s, b in bars.items():
+            if b.frame.index[-1] < pd.Timestamp(config.start):
+                raise UserError(f"{s}: data ends {b.meta.last_date}, before --start {config.start}; "
+                                "choose an earlier --start")
+    return bars
 
 
 def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
@@ -80,7 +84,7 @@ def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
     needed = list(dict.fromkeys([*roles["signal"], *traded] + ([config.benchmark] if config.benchmark else [])))
     warmup = cls.warmup_bars(p)
     if data is None:
-        data = load_data(config, needed, warmup)
+        data = load_data(config, needed)
     else:
         missing = [s for s in needed if s not in data]
         if missing:
