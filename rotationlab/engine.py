@@ -41,6 +41,10 @@ class ArrayFeed(bt.feed.DataBase):
         return True
 
 
+#: The feed class the engine uses (benchmarks/feed_speed.py swaps it to measure the difference).
+FEED = ArrayFeed
+
+
 class _BpsCommission(bt.CommInfoBase):
     """Commission as a fraction of traded value; sizes may be fractional."""
 
@@ -127,7 +131,7 @@ def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
         raise UserError("the symbols' calendars do not nest (use the union alignment policy)")
     for s in order:
         f = frames[s].loc[: calendar[-1]]
-        cerebro.adddata(ArrayFeed(frame=f, name=s))
+        cerebro.adddata(FEED(frame=f, name=s))
     cerebro.broker.setcash(ex.cash)
     cerebro.broker.addcommissioninfo(_BpsCommission(commission=ex.commission_bps / 1e4))
     if ex.slippage_bps:
