@@ -14,9 +14,14 @@ from rotationlab.errors import UserError
 FILLS = {
     "next_open": "decision at the close of day t, market order filled at the open of day t+1 "
                  "(at the close of t+1 for close-only feeds, whose open is their close)",
+    "next_close": "decision at the close of day t, filled at the close of day t+1 (one day of lag)",
+    "second_open": "decision at the close of day t, filled at the open of day t+2 (two days of lag)",
     "same_close": "STUDY OPTION: filled at the close of the decision bar itself (no execution lag; "
                   "optimistic, not tradable as stated)",
 }
+#: When each fill mode trades: ("open" | "close", bars after the decision bar).
+FILL_TIMING = {"next_open": ("open", 1), "next_close": ("close", 1), "second_open": ("open", 2),
+               "same_close": ("close", 0)}
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ class Execution:
 
     def __post_init__(self):
         if self.fill not in FILLS:
-            raise UserError(f"--fill {self.fill!r} is unknown{did_you_mean(self.fill, FILLS)}; use next_open or same_close")
+            raise UserError(f"--fill {self.fill!r} is unknown{did_you_mean(self.fill, FILLS)}; use one of {', '.join(FILLS)}")
         checks = [("--cash", self.cash > 0, "a positive amount"),
                   ("--commission-bps", 0 <= self.commission_bps < 10_000, "between 0 and 10000"),
                   ("--slippage-bps", 0 <= self.slippage_bps < 10_000, "between 0 and 10000"),

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from data_feeds import Bars, align, get_source
-from rotationlab.config import FILLS, Execution, RunConfig, resolve_params
+from rotationlab.config import FILL_TIMING, FILLS, Execution, RunConfig, resolve_params
 from rotationlab.errors import UserError
 from rotationlab.provenance import versions
 from rotationlab.results import RunResult
@@ -60,6 +60,7 @@ class EngineContext:
     trade_from: pd.Timestamp
     traded: list
     execution: Execution
+    fill_timing: tuple  # ("open" | "close", bars after the decision)
 
 
 def _calendar_days(bars: int) -> int:
@@ -124,7 +125,7 @@ def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
 
     ex = config.execution
     cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True, quicknotify=True,
-                         cheat_on_open=(ex.fill == "next_open"))
+                         cheat_on_open=FILL_TIMING[ex.fill][0] == "open")
     # data0 is the clock: the feed that starts first covers every calendar date (union policy).
     order = sorted(needed, key=lambda s: (frames[s].index[0], needed.index(s)))
     if frames[order[0]].index[0] != calendar[0] or len(frames[order[0]].loc[:calendar[-1]]) != len(calendar):
@@ -138,9 +139,10 @@ def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
         # slip_out: apply the full slippage even where it leaves the bar's range (close-only bars).
         cerebro.broker.set_slippage_perc(ex.slippage_bps / 1e4, slip_open=True, slip_limit=True,
                                          slip_match=True, slip_out=True)
-    if ex.fill == "same_close":
-        cerebro.broker.set_coc(True)
-    ctx = EngineContext(closes=closes, dates=list(calendar), trade_from=trade_from, traded=traded, execution=ex)
+    if FILL_TIMING[ex.fill][0] == "close":
+        cerebro.broker.set_coc(True)  # orders submitted at a close fill at that close
+    ctx = EngineContext(closes=closes, dates=list(calendar), trade_from=trade_from, traded=traded, execution=ex,
+                        fill_timing=FILL_TIMING[ex.fill])
     strat = cerebro.addstrategy(cls, engine=ctx, **values)  # noqa: F841
     (instance,) = cerebro.run()
 
@@ -164,10 +166,12 @@ def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
 
     fills = {}
     for s in traded:
-        if ex.fill == "same_close":
-            fills[s] = "same close (study option)"
+        at, delay = FILL_TIMING[ex.fill]
+        when = {0: "same", 1: "next", 2: "second"}[delay]
+        if at == "open" and data[s].meta.close_only:
+            fills[s] = f"{when} close (close-only feed)"
         else:
-            fills[s] = "next close (close-only feed)" if data[s].meta.close_only else "next open"
+            fills[s] = f"{when} {at}" + (" (study option)" if delay == 0 else "")
     provenance = panel.provenance()
     provenance["period"] = {"trade_from": f"{trade_from:%Y-%m-%d}", "trade_to": f"{calendar[-1]:%Y-%m-%d}",
                             "warmup_bars": warmup, "data_end_cut_to_common": f"{common_end:%Y-%m-%d}"}

@@ -118,7 +118,7 @@ class RotationStrategy(bt.Strategy):
         self._signal_rows: list = []
         self._t = -1
         self._retry = False
-        self._pending = False
+        self._tickets: list = []  # (bar index due, "open"|"close", target weights)
         self.records = {"equity": [], "weights": [], "targets": [], "trades": [], "rejected": []}
 
     def prenext(self):
@@ -130,6 +130,7 @@ class RotationStrategy(bt.Strategy):
     def next(self):
         self._t = len(self.datas[0]) - 1
         t = self._t
+        self._execute_due("close")  # tickets due at this close (same_close / next_close fills)
         self._hist = History(self._e.closes, self._e.dates, t)
         decision = self.decide(self._hist)
         if self._e.dates[t] < self._e.trade_from:
@@ -139,6 +140,7 @@ class RotationStrategy(bt.Strategy):
         self.records["equity"].append(value)
         self.records["weights"].append(actual)
         force, self._retry = self._retry, False
+        changed = False
         if decision is not None:
             if isinstance(decision, Target):
                 force, decision = force or decision.rebalance, decision.weights
@@ -146,24 +148,35 @@ class RotationStrategy(bt.Strategy):
             if unknown:
                 raise ValueError(f"{type(self).__name__} targets {sorted(unknown)} which are not traded")
             new = {s: float(decision.get(s, 0.0)) for s in self._traded}
-            force = force or new != self._target
+            changed = new != self._target
             self._target = new
         self.records["targets"].append(dict(self._target))
         drift = max((abs(actual[s] - self._target[s]) for s in self._traded), default=0.0)
-        self._pending = force or drift > self._e.execution.drift_tolerance
-        if self._pending and self._e.execution.fill == "same_close":
-            self._rebalance(self._price)  # study option: filled at this very close
+        if changed or force or (drift > self._e.execution.drift_tolerance and not self._tickets):
+            at, delay = self._e.fill_timing
+            self._tickets.append((t + delay, at, dict(self._target)))
+            if delay == 0:
+                self._execute_due("close")  # study option: filled at this very close
 
-    # Market orders for the next open are sized in next_open, from that open's prices: a notional
-    # order ("buy $X of QQQ at the open") converted to shares at its fill price, so a full
-    # rebalance neither overshoots the cash nor leaves it idle. The decision itself was taken at
-    # the previous close, from data through that close only.
+    # Orders are notional ("buy $X of QQQ at the open"), converted to shares at the prices of the
+    # bar they fill on, so a full rebalance neither overshoots the cash nor leaves it idle. The
+    # decision itself was taken at an earlier close, from data through that close only.
     def next_open(self):
-        if self._pending and self._e.execution.fill == "next_open":
-            self._rebalance(lambda s: self._feeds[s].open[0] if len(self._feeds[s]) else float("nan"))
-        self._pending = False
+        self._t = len(self.datas[0]) - 1
+        self._execute_due("open")
 
     prenext_open = nextstart_open = next_open
+
+    def _execute_due(self, at):
+        due = [k for k in self._tickets if k[0] == self._t and k[1] == at]
+        if not due:
+            return
+        self._tickets = [k for k in self._tickets if k not in due]
+        if at == "open":
+            price_of = lambda s: self._feeds[s].open[0] if len(self._feeds[s]) else float("nan")  # noqa: E731
+        else:
+            price_of = self._price
+        self._rebalance(price_of, due[-1][2])
 
     def _price(self, s):
         return self._e.closes[s][self._t]
@@ -172,7 +185,7 @@ class RotationStrategy(bt.Strategy):
         size = self.getposition(self._feeds[s]).size
         return size * price if size else 0.0
 
-    def _rebalance(self, price_of):
+    def _rebalance(self, price_of, target):
         ex = self._e.execution
         prices = {s: price_of(s) for s in self._traded}
         value = self.broker.getcash() + sum(self._position_value(s, prices[s]) for s in self._traded
@@ -185,7 +198,7 @@ class RotationStrategy(bt.Strategy):
             if np.isnan(px):  # not listed yet: its weight stays in cash
                 continue
             have = self.getposition(self._feeds[s]).size
-            want = self._target[s] * investable / px
+            want = target[s] * investable / px
             if not ex.fractional:
                 want = float(np.floor(want))
             delta = want - have

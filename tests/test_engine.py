@@ -154,3 +154,18 @@ def test_result_records_config_provenance_and_versions(sample):
     assert h["provenance"]["alignment"]["policy"] == "union"
     assert h["versions"]["backtrader"] == "1.9.78.123"
     assert h["provenance"]["period"]["trade_from"] >= "2008-01-01"
+
+
+@pytest.mark.parametrize("fill, bar, column", [
+    ("same_close", 0, "close"), ("next_open", 1, "open"), ("next_close", 1, "close"), ("second_open", 2, "open")])
+def test_fill_modes_trade_at_the_stated_bar_and_price(fill, bar, column):
+    closes = [10.0, 11.0, 12.0, 13.0, 14.0]
+    opens = [9.5, 10.5, 11.5, 12.5, 13.5]
+    data = {"A": make_bars("A", closes, opens=opens)}
+    ex = Execution(cash=1000.0, commission_bps=0.0, slippage_bps=0.0, cash_buffer=0.0, fill=fill)
+    res = run(RunConfig(strategy="buy_and_hold", params={"symbol": "A"}, benchmark=None, execution=ex), data=data)
+    first = res.trades.iloc[0]
+    assert first["date"] == data["A"].frame.index[bar]
+    assert first["price"] == pytest.approx((opens if column == "open" else closes)[bar])
+    assert len(res.trades) == 1  # a lagged order is not sent twice while it waits
+    assert res.execution["fill"] == fill

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data_feeds import Bars, get_source
-from rotationlab.config import RunConfig
+from rotationlab.config import Execution, RunConfig
 from rotationlab.engine import run
 from strategies import STRATEGIES
 
@@ -20,6 +20,8 @@ CASES = {
         "require_opposite_signs": "true", "confirm_days": "2", "threshold": "0.01", "hold_days": "5",
         "small_cap_symbol": "^GSPC", "small_cap_confirm": "true", "golden_cross_symbol": "^GSPC",
         "golden_cross_fast_days": "20", "golden_cross_slow_days": "60", "tech_breakdown_exit": "20"},
+    "dow_nasdaq_divergence+next_close": {"_fill": "next_close"},
+    "dow_nasdaq_divergence+second_open": {"_fill": "second_open"},
     "buy_and_hold": {},
     "static_blend": {},
     "momentum_rotation": {"lookback_days": "40"},
@@ -74,7 +76,9 @@ def _assert_same(a, b):
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(frac=st.floats(min_value=0.35, max_value=0.9), seed=st.integers(0, 2**16))
 def test_future_cannot_change_the_past(window, case, frac, seed):
-    cfg = RunConfig(strategy=case.split("+")[0], params=CASES[case])
+    params = dict(CASES[case])
+    ex = Execution(fill=params.pop("_fill", "next_open"))
+    cfg = RunConfig(strategy=case.split("+")[0], params=params, execution=ex)
     full = run(cfg, data=window)
     dates = full.equity.index
     cut = dates[int(frac * (len(dates) - 1))]
