@@ -1,37 +1,650 @@
-"""Figures as pure functions from results to matplotlib figures (headless Agg; never cerebro.plot)."""
+"""Figures as pure functions from results to matplotlib figures (headless Agg; never cerebro.plot).
+
+Every function takes a :class:`RunResult` (or, for comparisons, ``{label: RunResult}``) and
+returns a new :class:`matplotlib.figure.Figure`; nothing is read from or written to disk. The
+plotted data can be read back from the artists (``ax.lines[i].get_ydata()``,
+``im.get_array()``...), and each series carries a ``label`` (or ``gid``) naming it, so tests can
+compare what is drawn with the result it came from.
+
+1. :func:`equity_figure`      equity vs benchmark(s), log scale option, rotation episodes shaded
+2. :func:`underwater_figure`  drawdown chart, the five worst drawdowns marked
+3. :func:`allocation_figure`  stacked area of end-of-day weights (cash on top)
+4. :func:`signal_figure`      Dow/Nasdaq relative strength and the spread, triggers marked
+5. :func:`rolling_figure`     rolling 12-month return and Sharpe vs the benchmark
+6. :func:`monthly_figure`     monthly returns heatmap (year x month) and yearly returns bars
+7. :func:`comparison_equity_figure`, :func:`comparison_drawdown_figure`,
+   :func:`comparison_yearly_figure`, :func:`metrics_table_figure`: comparisons
+"""
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.colors as mcolors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
+from reports import metrics as M  # noqa: E402
+from reports.style import (  # noqa: E402
+    BENCHMARK_COLOR, CASH_COLOR, DPI, FIGSIZE, ROTATED_COLOR, TRIGGER_COLOR, blank_figure, color_of, date_axis,
+    new_figure,
+    pct_axis, period_text, strategy_colors, style, symbol_colors,
+)
 from rotationlab.atomic import atomic_write_bytes  # noqa: E402
 from rotationlab.results import RunResult  # noqa: E402
 
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-def save_png(fig, path: str | Path, dpi: int = 150) -> Path:
+
+def save_png(fig, path: str | Path, dpi: int = DPI) -> Path:
+    """Write ``fig`` as a PNG (no timestamp or software metadata) and close it."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    with style():
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def equity_figure(result: RunResult, log: bool = True):
-    fig, ax = plt.subplots(figsize=(11, 5.5), layout="constrained")
-    ax.plot(result.equity.index, result.equity.values, label=result.strategy, lw=1.4)
-    if result.benchmark is not None:
-        ax.plot(result.benchmark.index, result.benchmark.values, label=f"benchmark {result.benchmark.name}",
-                lw=1.1, color="0.45")
-    if log:
-        ax.set_yscale("log")
-    p = result.provenance["period"]
-    ax.set_title(f"Equity, {result.strategy} vs benchmark, {p['trade_from']} to {p['trade_to']}")
-    ax.set_ylabel("portfolio value" + (" (log scale)" if log else ""))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left")
+# -- helpers -----------------------------------------------------------------------------------
+def _money(x, _pos=None) -> str:
+    a = abs(x)
+    if a >= 1e9:
+        return f"{x / 1e9:.3g}B"
+    if a >= 1e6:
+        return f"{x / 1e6:.3g}M"
+    if a >= 1e3:
+        return f"{x / 1e3:.3g}k"
+    return f"{x:.3g}"
+
+
+def _log_money_axis(ax) -> None:
+    ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    if hi / lo > 8:
+        ax.yaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    elif hi / lo > 2.5:
+        ax.yaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0)))
+    else:  # a narrow range: evenly spaced round values read better
+        ax.yaxis.set_major_locator(mticker.MaxNLocator(10, steps=[1, 2, 2.5, 5, 10]))
+    ax.yaxis.set_major_formatter(mticker.FuncFormatter(_money))
+    ax.yaxis.set_minor_formatter(mticker.NullFormatter())
+
+
+def _shade_rotations(ax, result: RunResult, label: str | None = None) -> int:
+    """Shade rotation episodes; returns how many were shaded."""
+    eps = M.rotation_episodes(result)
+    for i, e in enumerate(eps.itertuples()):
+        ax.axvspan(e.start, e.end, color=ROTATED_COLOR, alpha=0.22, lw=0, zorder=0,
+                   label=label if i == 0 else None, gid="rotation")
+    return len(eps)
+
+
+def _rotated_label(result: RunResult) -> str:
+    rot = result.config.get("params", {}).get("rotation_symbols")
+    return f"rotated (holding {'+'.join(rot)})" if rot else "rotated"
+
+
+def _legend_below(fig, ax, ncols=None, handles=None, labels=None) -> None:
+    """Legend outside the axes, under them: it can never hide data."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=ncols or min(len(handles), 4),
+                   frameon=False)
+
+
+def _wrap(text: str, width: int = 92) -> str:
+    """Break a long title at its last ', ' or '; ' before ``width`` characters."""
+    lines = []
+    while len(text) > width:
+        cut = max(text.rfind(", ", 0, width), text.rfind("; ", 0, width), text.rfind(": ", 0, width))
+        if cut <= 0:
+            break
+        lines.append(text[: cut + 1])
+        text = text[cut + 2:]
+    return "\n".join([*lines, text])
+
+
+def _strategy_label(result: RunResult, label: str | None) -> str:
+    return label or result.strategy
+
+
+def _bench_name(result: RunResult) -> str:
+    return str(result.benchmark.name) if result.benchmark is not None else ""
+
+
+# -- 1. equity ---------------------------------------------------------------------------------
+def equity_figure(result: RunResult, log: bool = True, benchmarks: dict | None = None,
+                  color: str | None = None, label: str | None = None):
+    """Equity of the strategy and its benchmark (plus any ``benchmarks``: ``{label: value
+    series}``, rescaled to the starting cash), log scale by default, rotation episodes shaded.
+
+    Lines, in order: the strategy, the benchmark (if any), then ``benchmarks``."""
+    with style():
+        fig, ax = new_figure()
+        name = _strategy_label(result, label)
+        ax.plot(result.equity.index, result.equity.to_numpy(), label=name, lw=1.5,
+                color=color or color_of(result.strategy), zorder=3)
+        if result.benchmark is not None:
+            ax.plot(result.benchmark.index, result.benchmark.to_numpy(), label=f"benchmark {_bench_name(result)}",
+                    lw=1.1, color=BENCHMARK_COLOR, zorder=2)
+        start_value = float(result.equity.iloc[0])
+        for i, (lab, s) in enumerate((benchmarks or {}).items()):
+            s = s.loc[result.equity.index[0]:result.equity.index[-1]].dropna()
+            ax.plot(s.index, (s / s.iloc[0] * start_value).to_numpy(), label=lab, lw=1.0,
+                    color=plt.get_cmap("Dark2")(i), zorder=2)
+        n = _shade_rotations(ax, result, _rotated_label(result))
+        if log:
+            _log_money_axis(ax)
+        else:
+            ax.yaxis.set_major_formatter(mticker.FuncFormatter(_money))
+        date_axis(ax)
+        bench = f" vs benchmark {_bench_name(result)}" if result.benchmark is not None else ""
+        ax.set_title(_wrap(f"Equity: {name}{bench}, {period_text(result)}"))
+        ax.set_ylabel("portfolio value" + (" (log scale)" if log else ""))
+        if n:
+            ax.text(0.995, 0.02, f"{n} rotation episodes shaded", transform=ax.transAxes, ha="right",
+                    va="bottom", fontsize=9, color="0.3")
+        _legend_below(fig, ax)
     return fig
+
+
+# -- 2. underwater -----------------------------------------------------------------------------
+def underwater_figure(result: RunResult, n_worst: int = M.N_WORST_DRAWDOWNS, color: str | None = None,
+                      label: str | None = None):
+    """Drawdown below the running peak (strategy filled; benchmark as a line) with the
+    ``n_worst`` deepest drawdowns shaded from peak to recovery and numbered at their trough.
+
+    ``ax.lines[0]`` is the strategy's drawdown, ``ax.lines[1]`` the benchmark's (if any)."""
+    with style():
+        fig, ax = new_figure()
+        c = color or color_of(result.strategy)
+        name = _strategy_label(result, label)
+        dd = M.drawdown(result.equity)
+        ax.plot(dd.index, dd.to_numpy(), color=c, lw=0.9, label=f"{name} drawdown", zorder=3)
+        ax.fill_between(dd.index, dd.to_numpy(), 0.0, color=c, alpha=0.3, lw=0, zorder=2)
+        if result.benchmark is not None:
+            bdd = M.drawdown(result.benchmark.reindex(result.equity.index).dropna())
+            ax.plot(bdd.index, bdd.to_numpy(), color=BENCHMARK_COLOR, lw=0.9, alpha=0.9,
+                    label=f"benchmark {_bench_name(result)} drawdown", zorder=2)
+        worst = M.worst_drawdowns(result.equity, n_worst)
+        first, last = result.equity.index[0], result.equity.index[-1]
+        span = (last - first) or pd.Timedelta(days=1)
+        lo = min(float(dd.min()), float(bdd.min()) if result.benchmark is not None and len(bdd) else 0.0)
+        lo = min(lo, -0.01)
+        band = -lo * 0.2  # label band above 0, where there is never data
+        ends = [-1.0, -1.0, -1.0]  # right edge (axes fraction) of the last label on each level
+        renderer = fig.canvas.get_renderer()
+        ax_px = ax.get_window_extent(renderer).width
+        for w in sorted(worst, key=lambda w: w["trough"]):
+            end = pd.Timestamp(w["recovery"]) if w["recovery"] else last
+            ax.axvspan(pd.Timestamp(w["peak"]), end, color=TRIGGER_COLOR, alpha=0.07, lw=0, zorder=0,
+                       gid=f"worst-{w['rank']}")
+            trough = pd.Timestamp(w["trough"])
+            ax.plot([trough], [w["depth"]], marker="v", color=TRIGGER_COLOR, ms=7, ls="none", zorder=4,
+                    gid=f"trough-{w['rank']}")
+            ax.annotate(f"#{w['rank']}", (trough, w["depth"]), xytext=(0, -9), textcoords="offset points",
+                        ha="center", va="top", fontsize=9, fontweight="bold", color=TRIGGER_COLOR, zorder=5)
+            rec = f"{w['days']:,} d" if w["recovered"] else f"{w['days']:,} d, open"
+            text = f"#{w['rank']} {M.fmt(w['depth'], 'pct')}, {rec}"
+            pos = (trough - first) / span
+            t = ax.text(trough, 0.0, text, va="bottom", fontsize=8.5, color="0.1", zorder=5,
+                        gid=f"label-{w['rank']}")
+            width = t.get_window_extent(renderer).width / ax_px  # axes fraction (an overestimate)
+            ha, x0 = ("left", pos) if pos < 0.07 else ("right", pos - width) if pos > 0.93 else \
+                ("center", pos - width / 2)
+            level = next((i for i, e in enumerate(ends) if e < x0 - 0.01), len(ends) - 1)
+            ends[level] = x0 + width
+            t.set_ha(ha)
+            t.set_y(band * (0.08 + 0.3 * level))
+        ax.axhline(0.0, color="0.3", lw=0.8)
+        ax.set_ylim(lo * 1.08, band)
+        ticks = mticker.MaxNLocator(8, steps=[1, 2, 2.5, 5, 10]).tick_values(lo * 1.08, 0.0)
+        ax.set_yticks([t for t in ticks if lo * 1.08 <= t <= 1e-12])
+        ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{v:.0%}"))
+        date_axis(ax)
+        ax.set_ylabel("below running peak")
+        ax.set_title(_wrap(f"Drawdown (underwater): {name}, {period_text(result)}; {len(worst)} worst marked"))
+        handles, labels = ax.get_legend_handles_labels()
+        handles.append(Patch(color=TRIGGER_COLOR, alpha=0.2))
+        labels.append(f"{len(worst)} worst, peak to recovery (trading days; open = not recovered)")
+        _legend_below(fig, ax, ncols=3, handles=handles, labels=labels)
+    return fig
+
+
+# -- 3. allocation -----------------------------------------------------------------------------
+def allocation_frame(result: RunResult) -> pd.DataFrame:
+    """End-of-day weights per traded symbol plus ``cash`` (1 - invested, never below 0)."""
+    w = result.weights.fillna(0.0).clip(lower=0.0)
+    out = w.copy()
+    out["cash"] = (1.0 - w.sum(axis=1)).clip(lower=0.0)
+    return out
+
+
+def allocation_figure(result: RunResult, label: str | None = None):
+    """Stacked area of the end-of-day weights (symbols bottom-up in result order, cash on top).
+
+    ``ax.lines[i]`` is the top edge of layer ``i`` (cumulative weight), labelled by symbol."""
+    with style():
+        fig, ax = new_figure()
+        frame = allocation_frame(result)
+        colors = symbol_colors(result.weights.columns)
+        colors["cash"] = CASH_COLOR
+        bottom = np.zeros(len(frame))
+        x = frame.index
+        for col in frame.columns:
+            top = bottom + frame[col].to_numpy()
+            ax.fill_between(x, bottom, top, color=colors[col], lw=0, step="post",
+                            label=col if col != "cash" else "cash (incl. cost buffer)")
+            ax.plot(x, top, color=mcolors.to_rgba("0.2", 0.5), lw=0.4, drawstyle="steps-post", label=f"_{col}",
+                    gid=col)
+            bottom = top
+        ax.set_ylim(0, 1.0)
+        pct_axis(ax)
+        date_axis(ax)
+        ax.set_ylabel("weight of portfolio value")
+        ax.set_title(_wrap(f"Allocation over time: {_strategy_label(result, label)}, end-of-day weights, "
+                           f"{period_text(result)}"))
+        _legend_below(fig, ax, ncols=min(len(frame.columns), 6))
+    return fig
+
+
+# -- 4. signal ---------------------------------------------------------------------------------
+def relative_strength(result: RunResult) -> pd.Series | None:
+    """Dow close / Nasdaq close, rebased to 1 on the first date, from ``result.closes``
+    (None when the closes or the dow/nasdaq parameters are not in the result)."""
+    params = result.config.get("params", {})
+    dow, nas = params.get("dow_symbol"), params.get("nasdaq_symbol")
+    closes = getattr(result, "closes", None)
+    if not dow or not nas or closes is None or dow not in closes or nas not in closes:
+        return None
+    c = closes[[dow, nas]].loc[result.equity.index[0]:result.equity.index[-1]].dropna()
+    if not len(c):
+        return None
+    rs = c[dow] / c[nas]
+    return (rs / rs.iloc[0]).rename(f"{dow}/{nas}")
+
+
+def trigger_dates(result: RunResult) -> pd.DatetimeIndex:
+    """Closes at which a rotation began (the state turned 'rotated')."""
+    return pd.DatetimeIndex(M.rotation_episodes(result)["start"])
+
+
+def signal_figure(result: RunResult, label: str | None = None):
+    """The signal: for the divergence rule, the Dow/Nasdaq relative strength (top) and the
+    N-day spread with its entry threshold, days the trigger condition held (dots) and the
+    rotation entries (triangles); rotated episodes shaded. Other signal strategies get the spread
+    panel only. Returns None for strategies without a signal log.
+
+    Spread axis: ``lines`` labelled ``spread``; relative strength axis: ``relative strength``."""
+    sig = result.signals
+    if sig is None or not len(sig):
+        return None
+    sig = sig[sig["state"] != "warmup"] if "state" in sig else sig
+    params = result.config.get("params", {})
+    rs = relative_strength(result)
+    divergence = "dow_symbol" in params and "nasdaq_symbol" in params
+    with style():
+        if rs is not None:
+            fig, (ax_rs, ax) = new_figure(2, 1, sharex=True, height_ratios=[1, 1.25])
+        else:
+            fig, ax = new_figure()
+            ax_rs = None
+        name = _strategy_label(result, label)
+        if ax_rs is not None:
+            ax_rs.plot(rs.index, rs.to_numpy(), color="#3a3a3a", lw=1.0, label="relative strength")
+            _shade_rotations(ax_rs, result)
+            ax_rs.axhline(1.0, color="0.6", lw=0.8)
+            ax_rs.yaxis.set_major_formatter(mticker.FormatStrFormatter("%.2f"))
+            ax_rs.set_ylabel(f"{rs.name}\n(rebased to 1)")
+            ax_rs.set_title(f"Dow vs Nasdaq relative strength ({rs.name}; rising = Dow leads)", loc="left",
+                            fontsize=11)
+        spread = sig["spread"].astype(float)
+        ax.plot(spread.index, spread.to_numpy(), color=color_of(result.strategy), lw=0.6 if divergence else 1.3,
+                label="spread")
+        ax.axhline(0.0, color="0.3", lw=0.8)
+        if divergence:
+            th = params.get("threshold")
+            if th is not None:
+                ax.axhline(th, color=TRIGGER_COLOR, lw=1.0, ls="--", label=f"entry threshold {M.fmt(th, 'pct')}")
+            ex = params.get("exit_threshold")
+            if ex:
+                ax.axhline(-ex, color="0.4", lw=1.0, ls=":", label=f"exit threshold -{M.fmt(ex, 'pct')}")
+        on = sig["triggered"].astype(bool)
+        fired = sig.index[on]
+        if divergence:
+            ax.plot(fired, spread.reindex(fired).to_numpy(), ls="none", marker=".", ms=3.5, color=TRIGGER_COLOR,
+                    alpha=0.6, label="trigger condition met", gid="triggered")
+            entries = trigger_dates(result)
+            entries = entries[entries.isin(spread.index)]
+            ax.plot(entries, spread.reindex(entries).to_numpy(), ls="none", marker="^", ms=8, color=TRIGGER_COLOR,
+                    markeredgecolor="black", markeredgewidth=0.6, label="rotation entry", gid="entries")
+            _shade_rotations(ax, result, _rotated_label(result))
+            n = params.get("lookback_days")
+            ax.set_ylabel(f"Dow minus Nasdaq\n{n}-day return")
+            ax.set_title(f"Spread: {params['dow_symbol']} minus {params['nasdaq_symbol']} {n}-day return; "
+                         f"{len(fired)} trigger days, {len(entries)} rotations", loc="left", fontsize=11)
+        else:
+            # any other signal strategy: shade the days its condition held
+            run_id = (on != on.shift()).cumsum()
+            first = True
+            for _, block in on.groupby(run_id):
+                if block.iloc[0]:
+                    end = sig.index[min(sig.index.get_loc(block.index[-1]) + 1, len(sig) - 1)]
+                    ax.axvspan(block.index[0], end, color=ROTATED_COLOR, alpha=0.25, lw=0, zorder=0,
+                               label=f"condition met ({len(fired)} days)" if first else None, gid="condition")
+                    first = False
+            if "fast_days" in params and "slow_days" in params:
+                ax.set_ylabel(f"{params['fast_days']}-day / {params['slow_days']}-day\naverage - 1")
+            else:
+                ax.set_ylabel("signal")
+            states = ", ".join(f"{k} {v:,}" for k, v in sig["state"].value_counts().items()) if "state" in sig else ""
+            ax.set_title(f"Signal logged by the strategy; days by state: {states}", loc="left", fontsize=11)
+        pct_axis(ax)
+        date_axis(ax)
+        fig.suptitle(_wrap(f"Signal: {name}, {period_text(result)}"), fontsize=13, fontweight="bold")
+        if rs is None and divergence:
+            ax.text(0.005, 0.98, "relative strength not shown: the result carries no closes",
+                    transform=ax.transAxes, fontsize=8.5, va="top", color="0.3")
+        _legend_below(fig, ax, ncols=5)
+    return fig
+
+
+# -- 5. rolling --------------------------------------------------------------------------------
+def fit_window(n_returns: int, window: int = M.PERIODS) -> int:
+    """``window``, or a shorter one (3 months, then a third of the data) when the period is too
+    short for the rolling lines to show anything."""
+    for w in (window, 63):
+        if n_returns >= w * 1.5:
+            return w
+    return max(2, n_returns // 3)
+
+
+def rolling_figure(result: RunResult, window: int = M.PERIODS, color: str | None = None,
+                   label: str | None = None):
+    """Rolling ``window``-day (12-month) compounded return (top) and Sharpe ratio (bottom,
+    empyrical's roll_sharpe_ratio), strategy vs benchmark. In each axis ``lines[0]`` is the
+    strategy, ``lines[1]`` the benchmark."""
+    r = M.strategy_returns(result)
+    b = M.benchmark_returns(result)
+    name = _strategy_label(result, label)
+    c = color or color_of(result.strategy)
+    window = fit_window(len(r), window)
+    with style():
+        fig, (ax1, ax2) = new_figure(2, 1, sharex=True)
+        ax1.plot(r.index, M.rolling_return(r, window).to_numpy(), color=c, lw=1.2, label=name)
+        ax2.plot(r.index, M.rolling_sharpe(r, window).to_numpy(), color=c, lw=1.2, label=name)
+        if b is not None:
+            bl = f"benchmark {_bench_name(result)}"
+            ax1.plot(b.index, M.rolling_return(b, window).to_numpy(), color=BENCHMARK_COLOR, lw=1.0, label=bl)
+            ax2.plot(b.index, M.rolling_sharpe(b, window).to_numpy(), color=BENCHMARK_COLOR, lw=1.0, label=bl)
+        for ax in (ax1, ax2):
+            ax.axhline(0.0, color="0.3", lw=0.8)
+            date_axis(ax)
+        pct_axis(ax1)
+        months = max(1, round(window / 21))
+        ax1.set_ylabel(f"{months}-month return")
+        ax2.set_ylabel(f"{months}-month Sharpe")
+        vs = f" vs benchmark {_bench_name(result)}" if b is not None else ""
+        fig.suptitle(_wrap(f"Rolling {months}-month return and Sharpe: {name}{vs}, {period_text(result)}"),
+                     fontsize=13, fontweight="bold")
+        ax1.set_title(f"Return over the trailing {window} trading days", loc="left", fontsize=11)
+        ax2.set_title(f"Sharpe ratio over the trailing {window} trading days (annualised, risk-free 0)",
+                      loc="left", fontsize=11)
+        ax2.set_xlim(result.equity.index[0], result.equity.index[-1])
+        _legend_below(fig, ax1)
+    return fig
+
+
+# -- 6. monthly --------------------------------------------------------------------------------
+def monthly_figure(result: RunResult, label: str | None = None, color: str | None = None):
+    """Monthly returns heatmap (years down, months across; the image array is
+    :func:`reports.metrics.monthly_returns`) beside yearly returns bars (strategy, benchmark)."""
+    r = M.strategy_returns(result)
+    table = M.monthly_returns(r)
+    yearly = M.yearly_returns(r)
+    b = M.benchmark_returns(result)
+    name = _strategy_label(result, label)
+    with style():
+        fig, (ax, axb) = new_figure(1, 2, width_ratios=[2.3, 1], sharey=True)
+        vals = table.to_numpy(dtype=float)
+        lim = float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 0.1
+        lim = max(lim, 0.01)
+        im = ax.imshow(np.ma.masked_invalid(vals), cmap="RdYlGn", norm=mcolors.TwoSlopeNorm(0.0, -lim, lim),
+                       aspect="auto", interpolation="nearest")
+        n_years = len(table)
+        fs = 8 if n_years <= 22 else 7 if n_years <= 30 else 0
+        if fs:
+            for i in range(vals.shape[0]):
+                for j in range(vals.shape[1]):
+                    v = vals[i, j]
+                    if np.isfinite(v):
+                        ax.text(j, i, f"{v * 100:.1f}" if abs(v) >= 0.0005 else "0.0", ha="center", va="center",
+                                fontsize=fs,
+                                color="black" if abs(v) < 0.6 * lim else "white")
+        ax.set_xticks(range(12), MONTHS)
+        ax.set_yticks(range(n_years), [str(y) for y in table.index])
+        ax.tick_params(axis="y", labelsize=9 if n_years <= 22 else 8)
+        ax.grid(False)
+        ax.tick_params(axis="x", top=True, labeltop=True, bottom=False, labelbottom=False)
+        ax.set_title("Monthly returns (%)", fontsize=11, loc="left")
+        y = np.arange(n_years)
+        h = 0.38 if b is not None else 0.7
+        axb.barh(y - (h / 2 if b is not None else 0), yearly.reindex(table.index).to_numpy(), height=h,
+                 color=color or color_of(result.strategy), label=name, gid="yearly")
+        if b is not None:
+            by = M.yearly_returns(b).reindex(table.index)
+            axb.barh(y + h / 2, by.to_numpy(), height=h, color=BENCHMARK_COLOR, alpha=0.8,
+                     label=f"benchmark {_bench_name(result)}", gid="yearly-benchmark")
+        axb.axvline(0, color="0.3", lw=0.8)
+        pct_axis(axb, axis="x")
+        axb.grid(axis="y", visible=False)
+        axb.set_title("Yearly returns", fontsize=11, loc="left")
+        axb.tick_params(axis="y", left=False)
+        fig.colorbar(im, ax=axb, fraction=0.05, pad=0.02, format=mticker.PercentFormatter(1.0, 0),
+                     label="monthly return")
+        part = []
+        d0, d1 = result.equity.index[0], result.equity.index[-1]
+        if len(r):
+            if d0.month != 1 or d0.day > 7:
+                part.append(f"{d0.year} from {d0:%b %d}")
+            if d1.month != 12 or d1.day < 24:
+                part.append(f"{d1.year} to {d1:%b %d}")
+        note = f" (partial years: {', '.join(part)})" if part else ""
+        fig.suptitle(_wrap(f"Monthly and yearly returns: {name}, {period_text(result)}{note}"), fontsize=13,
+                     fontweight="bold")
+        _legend_below(fig, axb, ncols=2)
+    return fig
+
+
+# -- 7. comparisons ----------------------------------------------------------------------------
+def _colors(results: dict, colors: dict | None) -> dict:
+    return colors or strategy_colors((lab, r.strategy) for lab, r in results.items())
+
+
+def _common_period(results: dict) -> str:
+    first = min(r.equity.index[0] for r in results.values())
+    last = max(r.equity.index[-1] for r in results.values())
+    return f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
+def comparison_equity_figure(results: dict, colors: dict | None = None, log: bool = True,
+                             show_benchmark: bool = True, shade: str | None = None):
+    """Every strategy's equity curve (``{label: RunResult}``, lines in that order), then the
+    benchmark of the first result (if ``show_benchmark``); rotation episodes of ``shade`` (a
+    label) shaded."""
+    colors = _colors(results, colors)
+    with style():
+        fig, ax = new_figure()
+        for lab, r in results.items():
+            ax.plot(r.equity.index, r.equity.to_numpy(), lw=1.3, color=colors[lab], label=lab)
+        first = next(iter(results.values()))
+        if show_benchmark and first.benchmark is not None:
+            ax.plot(first.benchmark.index, first.benchmark.to_numpy(), lw=1.0, color=BENCHMARK_COLOR,
+                    label=f"benchmark {_bench_name(first)} (no costs)")
+        if shade is not None and shade in results:
+            _shade_rotations(ax, results[shade], f"{shade}: {_rotated_label(results[shade])}")
+        if log:
+            _log_money_axis(ax)
+        date_axis(ax)
+        ax.set_ylabel("portfolio value" + (" (log scale)" if log else ""))
+        ax.set_title(_wrap(f"Equity of {len(results)} strategies on the same data and costs, "
+                           f"{_common_period(results)}"))
+        _legend_below(fig, ax)
+    return fig
+
+
+def comparison_drawdown_figure(results: dict, colors: dict | None = None):
+    """Every strategy's drawdown below its running peak (lines in ``results`` order)."""
+    colors = _colors(results, colors)
+    with style():
+        fig, ax = new_figure()
+        for lab, r in results.items():
+            dd = M.drawdown(r.equity)
+            ax.plot(dd.index, dd.to_numpy(), lw=1.0, color=colors[lab], label=lab)
+        pct_axis(ax)
+        date_axis(ax)
+        ax.set_ylabel("below running peak")
+        ax.set_title(f"Drawdowns of {len(results)} strategies, {_common_period(results)}")
+        _legend_below(fig, ax)
+    return fig
+
+
+def comparison_rolling_figure(results: dict, colors: dict | None = None, window: int = M.PERIODS):
+    """Rolling ``window``-day return (top) and Sharpe (bottom) of every strategy (lines in
+    ``results`` order in each axis)."""
+    colors = _colors(results, colors)
+    window = fit_window(min(len(r.equity) - 1 for r in results.values()), window)
+    with style():
+        fig, (ax1, ax2) = new_figure(2, 1, sharex=True)
+        for lab, res in results.items():
+            r = M.strategy_returns(res)
+            ax1.plot(r.index, M.rolling_return(r, window).to_numpy(), lw=1.1, color=colors[lab], label=lab)
+            ax2.plot(r.index, M.rolling_sharpe(r, window).to_numpy(), lw=1.1, color=colors[lab], label=lab)
+        for ax in (ax1, ax2):
+            ax.axhline(0.0, color="0.3", lw=0.8)
+            date_axis(ax)
+        pct_axis(ax1)
+        months = max(1, round(window / 21))
+        ax1.set_ylabel(f"{months}-month return")
+        ax2.set_ylabel(f"{months}-month Sharpe")
+        ax1.set_title(f"Return over the trailing {window} trading days", loc="left", fontsize=11)
+        ax2.set_title(f"Sharpe ratio over the trailing {window} trading days (annualised, risk-free 0)",
+                      loc="left", fontsize=11)
+        first = next(iter(results.values()))
+        ax2.set_xlim(first.equity.index[0], first.equity.index[-1])
+        fig.suptitle(_wrap(f"Rolling {months}-month return and Sharpe of {len(results)} strategies, "
+                           f"{_common_period(results)}"), fontsize=13, fontweight="bold")
+        _legend_below(fig, ax1)
+    return fig
+
+
+def comparison_yearly_figure(results: dict, colors: dict | None = None):
+    """Calendar-year returns, one bar group per year, one bar per strategy (``ax.containers``
+    in ``results`` order)."""
+    colors = _colors(results, colors)
+    yearly = {lab: M.yearly_returns(M.strategy_returns(r)) for lab, r in results.items()}
+    years = sorted(set().union(*(y.index for y in yearly.values())))
+    with style():
+        fig, ax = new_figure()
+        k = len(yearly)
+        width = 0.8 / max(k, 1)
+        x = np.arange(len(years))
+        for i, (lab, y) in enumerate(yearly.items()):
+            ax.bar(x - 0.4 + width * (i + 0.5), y.reindex(years).to_numpy(), width=width, color=colors[lab],
+                   label=lab)
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_xticks(x, [str(y) for y in years], rotation=45 if len(years) > 14 else 0)
+        ax.set_xlim(-0.6, len(years) - 0.4)
+        ax.grid(axis="x", visible=False)
+        pct_axis(ax)
+        ax.set_ylabel("calendar-year return")
+        ax.set_title(_wrap(f"Yearly returns of {k} strategies, {_common_period(results)}"))
+        _legend_below(fig, ax)
+    return fig
+
+
+def metrics_table_figure(metrics: dict, colors: dict | None = None, benchmark: tuple | None = None,
+                         title: str = "Metrics", note: str | None = None, rows=None):
+    """One table of metrics: a column per strategy (``{label: compute_metrics()["metrics"]}``),
+    plus a ``benchmark`` column (``(label, benchmark metrics)``) if given. Cells are formatted
+    with :func:`reports.metrics.fmt` ("-" where a metric does not apply); header cells are colored
+    like the strategies' lines. The table is ``fig.axes[0].tables[0]``."""
+    rows = rows or M.METRIC_ROWS
+    cols = list(metrics)
+    rows = [row for row in rows if any(row[0] in metrics[c] for c in cols)]  # e.g. no benchmark: no beta
+    headers = cols + ([benchmark[0]] if benchmark is not None else [])
+    cells = []
+    for key, lab, kind in rows:
+        line = [lab] + [M.fmt(metrics[c].get(key), kind) if key in metrics[c] else "-" for c in cols]
+        if benchmark is not None:
+            line.append(M.fmt(benchmark[1].get(key), kind) if key in benchmark[1] else "-")
+        cells.append(line)
+    with style():
+        fig = blank_figure()
+        W, H = FIGSIZE
+        fig.text(0.4 / W, 1 - 0.3 / H, _wrap(title, 100), fontsize=15, fontweight="bold", va="top")
+        if note:
+            fig.text(0.4 / W, 1 - 0.72 / H, note, fontsize=9.5, va="top", color="0.3")
+        ax = fig.add_axes([0.4 / W, 0.3 / H, 1 - 0.8 / W, (H - 1.35) / H])
+        ax.axis("off")
+        label_w = 0.34 if len(headers) <= 4 else 0.27
+        col_w = (1 - label_w) / max(len(headers), 1)
+        multiline = any(len(h) > col_w * 11.2 * 72 / (9 * 0.62) for h in headers)
+        shown = [_wrap_header(h, col_w) for h in headers] if multiline else headers
+        table = ax.table(cellText=cells, colLabels=["metric"] + shown, cellLoc="center", colLoc="center",
+                         colWidths=[label_w] + [col_w] * len(headers), bbox=[0.0, 0.0, 1.0, 1.0])
+        table.auto_set_font_size(False)
+        fs = 10 if len(headers) <= 4 else 9 if len(headers) <= 6 else 8
+        table.set_fontsize(fs)
+        colmap = colors or {}
+        for (i, j), cell in table.get_celld().items():
+            cell.set_edgecolor("0.85")
+            text = cell.get_text()
+            if i == 0:
+                if j == 0:
+                    c = "0.3"
+                elif benchmark is not None and j == len(headers):
+                    c = BENCHMARK_COLOR
+                else:
+                    c = colmap.get(headers[j - 1], "0.3")
+                cell.set_facecolor(c)
+                text.set_color("white")
+                text.set_fontweight("bold")
+                if multiline:
+                    text.set_fontsize(min(fs - 1, 8.0))
+                    n_lines = max(h.count("\n") + 1 for h in shown)
+                    cell.set_height(cell.get_height() * (1 + 0.85 * (n_lines - 1)))
+            elif i % 2 == 0:
+                cell.set_facecolor("#f4f4f4")
+            if j == 0:
+                text.set_ha("left")
+                cell._loc = "left"
+                cell.PAD = 0.03
+    return fig
+
+
+def _wrap_header(text: str, col_w: float) -> str:
+    """Up to four lines, broken at spaces and then at '_' (long registry keys)."""
+    import textwrap
+    chars = max(int(col_w * 11.2 * 72 / (7.5 * 0.62)), 8)
+    words = re.sub(r"_", "_\u200b", text).replace("\u200b", " \u200b").split(" ")
+    lines, line = [], ""
+    for w in words:
+        w = w.replace("\u200b", "")
+        joiner = "" if line.endswith("_") or not line else " "
+        if line and len(line) + len(joiner) + len(w) > chars:
+            lines.append(line)
+            line = w
+        else:
+            line = line + joiner + w
+    lines.append(line)
+    return "\n".join(textwrap.shorten(x, chars + 4) if len(x) > chars + 4 else x for x in lines[:4])

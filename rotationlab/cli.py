@@ -49,9 +49,10 @@ def _add_exec_args(p):
                    help=f"commission, basis points of traded value (default: {d.commission_bps:g})")
     g.add_argument("--slippage-bps", type=float, default=d.slippage_bps,
                    help=f"slippage against each fill, basis points (default: {d.slippage_bps:g})")
-    g.add_argument("--fill", default=d.fill, choices=["next_open", "same_close"],
+    g.add_argument("--fill", default=d.fill, choices=["next_open", "next_close", "second_open", "same_close"],
                    help="next_open (default): decide at the close, fill at the next open (next close for "
-                        "close-only feeds); same_close: a labelled study option with no execution lag")
+                        "close-only feeds); next_close / second_open: one or two days of lag; "
+                        "same_close: a labelled study option with no execution lag")
     g.add_argument("--cash-buffer", type=float, default=d.cash_buffer,
                    help=f"fraction kept in cash for costs when rebalancing (default: {d.cash_buffer:g})")
     g.add_argument("--drift-tolerance", type=float, default=d.drift_tolerance,
@@ -90,6 +91,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="output folder (default: output/<strategy>-<config hash>/)")
     r.add_argument("--no-pdf", action="store_true", help="skip report.pdf (write CSV, JSON, PNGs)")
 
+    c = sub.add_parser("compare", parents=[debug], epilog=EPILOG,
+                       help="a rule beside its baselines on identical data, period and costs, in one report "
+                            "(default: the divergence rule vs buy_and_hold, static_blend, always_rotated)",
+                       description="Run strategies on the same data, period and costs and write one report: "
+                                   "metrics.json, equity.csv, comparison PNGs, report.pdf, and a folder of "
+                                   "CSVs per strategy. The first strategy's baselines are added: buy_and_hold "
+                                   "of the benchmark, static_blend (its growth and rotation baskets 50/50) "
+                                   "and always_rotated (its rotation basket).")
+    c.add_argument("--strategy", action="append", default=[], metavar="KEY[:k=v;k=v]",
+                   help="strategy and parameters, repeatable (quote it: ';' separates parameters, ',' list "
+                        "items), e.g. 'dow_nasdaq_divergence:threshold=0.02;hold_days=10' "
+                        "(default: dow_nasdaq_divergence)")
+    c.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                   help="parameter of the first strategy, repeatable, as for run (e.g. -p rotation_symbols=DIA,IWM)")
+    c.add_argument("--benchmark", default="^GSPC", help="benchmark symbol, also held by the buy_and_hold "
+                                                        "baseline (default: ^GSPC; 'none' for none)")
+    c.add_argument("--no-baselines", action="store_true", help="compare only the strategies given")
+    _add_data_args(c)
+    _add_exec_args(c)
+    c.add_argument("--out", help="output folder (default: output/compare-<config hash>/)")
+    c.add_argument("--no-pdf", action="store_true", help="skip report.pdf (write CSV, JSON, PNGs)")
+
     sub.add_parser("list", parents=[debug], help="list strategies with their rule and parameters", epilog=EPILOG)
     return parser
 
@@ -113,7 +136,7 @@ def cmd_data(args) -> int:
     if args.out:
         panel = align(bars, _policy(args))
         closes = panel.closes().rename_axis("date")
-        atomic_write_text(args.out, closes.to_csv(float_format="%.10g", date_format="%Y-%m-%d",
+        atomic_write_text(args.out, closes.to_csv(date_format="%Y-%m-%d",
                                                   lineterminator="\n"))
         print(f"wrote {args.out}: {len(closes)} dates, alignment {panel.policy.describe()}")
     return 0
@@ -149,6 +172,31 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    import json
+
+    from reports.compare import parse_spec, run_comparison, with_baselines, write_comparison
+    specs = [parse_spec(s) for s in args.strategy] or [("dow_nasdaq_divergence", [])]
+    specs[0] = (specs[0][0], [*specs[0][1], *args.param])
+    configs = [make_config(argparse.Namespace(**{**vars(args), "strategy": key, "param": params}))
+               for key, params in specs]
+    labelled = with_baselines(configs, baselines=not args.no_baselines)
+    ident = json.dumps([[label, cfg.to_dict()] for label, cfg in labelled], sort_keys=True)
+    out = Path(args.out) if args.out else Path("output") / f"compare-{hashlib.sha256(ident.encode()).hexdigest()[:10]}"
+    results = run_comparison(labelled)
+    report = write_comparison(results, out, pdf=not args.no_pdf)
+    first = next(iter(results.values()))
+    print(f"{len(results)} strategies, {first.provenance['period']['trade_from']} to "
+          f"{first.provenance['period']['trade_to']}, benchmark {first.config.get('benchmark') or 'none'}:")
+    width = max(len(label) for label in results)
+    for label, m in report["metrics"].items():
+        m = m["metrics"]
+        print(f"  {label:<{width}}  CAGR {m['cagr']:7.2%}  Sharpe {m['sharpe']:5.2f}  "
+              f"max drawdown {m['max_drawdown']:7.2%}  {m['n_trades']:>5} trades")
+    print(f"wrote {out}/: " + ", ".join(sorted(p.name for p in out.iterdir())))
+    return 0
+
+
 def cmd_list(args) -> int:
     from strategies import STRATEGIES
     for key, cls in STRATEGIES.items():
@@ -160,7 +208,7 @@ def cmd_list(args) -> int:
     return 0
 
 
-COMMANDS = {"data": cmd_data, "run": cmd_run, "list": cmd_list}
+COMMANDS = {"data": cmd_data, "run": cmd_run, "compare": cmd_compare, "list": cmd_list}
 
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):

@@ -1,0 +1,413 @@
+"""The PDF report: text pages (cover, metrics, trades, execution) and figure pages, bound with
+matplotlib's PdfPages into deterministic bytes (no creation date; same input, same file).
+
+Every number printed here is read from the ``metrics`` dict that is also written to
+``metrics.json`` (formatted with :func:`reports.metrics.fmt`), or from the result's own frames
+and records (trades, parameters, provenance, execution), never recomputed separately.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from reports import metrics as M  # noqa: E402
+from reports.style import FIGSIZE, blank_figure, style  # noqa: E402
+from rotationlab.atomic import atomic_write_bytes  # noqa: E402
+from rotationlab.results import RunResult  # noqa: E402
+
+N_TRADES_SHOWN = 15  # first and last trades listed on the trades page
+
+_SANS_EM = 0.56  # average glyph width of DejaVu Sans, in em (for wrapping estimates)
+_MONO_EM = 0.602
+
+
+# -- a tiny flowing-text layout on a figure ------------------------------------------------------
+class Column:
+    """Writes blocks of text top-down in a column of ``fig`` (positions in inches)."""
+
+    def __init__(self, fig, x: float, top: float, width: float, bottom: float = 0.35):
+        self.fig, self.x, self.y, self.width, self.bottom = fig, x, top, width, bottom
+        self.W, self.H = fig.get_size_inches()
+        self.overflow = False
+
+    def _put(self, text, size, mono=False, weight="normal", color="black", indent=0.0, gid=None):
+        if self.y - size * 1.3 / 72 < self.bottom:
+            self.overflow = True
+            return
+        self.fig.text((self.x + indent) / self.W, self.y / self.H, text, fontsize=size, va="top", ha="left",
+                      family="monospace" if mono else "sans-serif", fontweight=weight, color=color, gid=gid)
+        self.y -= size * 1.32 / 72
+
+    def wrap(self, text, size, mono=False, indent=0.0, weight="normal") -> list[str]:
+        em = _MONO_EM if mono else _SANS_EM * (1.12 if weight == "bold" else 1.0)
+        chars = int((self.width - indent) * 72 / (size * em))
+        return textwrap.wrap(text, max(chars, 10), break_long_words=True, break_on_hyphens=False) or [""]
+
+    def heading(self, text, size=12.5):
+        self.gap(0.16 * size / 12.5)
+        self._put(text, size, weight="bold", color="#1a1a1a")
+        self.gap(0.03)
+
+    def para(self, text, size=10, mono=False, indent=0.0, color="black", weight="normal"):
+        for line in self.wrap(text, size, mono, indent, weight):
+            self._put(line, size, mono=mono, indent=indent, color=color, weight=weight)
+
+    def bullet(self, text, color, size=10, weight="normal"):
+        """A paragraph after a small square of ``color`` (a strategy's color)."""
+        from matplotlib.patches import Rectangle
+        side = size * 0.85 / 72
+        if self.y - size * 1.3 / 72 >= self.bottom:
+            self.fig.add_artist(Rectangle((self.x / self.W, (self.y - side * 1.05) / self.H), side / self.W,
+                                          side / self.H, color=color, transform=self.fig.transFigure))
+        self.para(text, size=size, indent=side + 0.08, weight=weight)
+
+    def kv(self, rows, size=9.5, key_width=None, mono_values=False):
+        """Aligned ``key  value`` lines (values wrap under themselves)."""
+        key_width = key_width or min(max((len(k) for k, _ in rows), default=4) * size * _SANS_EM / 72 + 0.15,
+                                     self.width * 0.5)
+        for k, v in rows:
+            lines = self.wrap(str(v), size, mono_values, key_width)
+            if self.y - size * 1.3 / 72 < self.bottom:
+                self.overflow = True
+                return
+            self.fig.text(self.x / self.W, self.y / self.H, str(k), fontsize=size, va="top", color="0.35")
+            for line in lines:
+                self._put(line, size, mono=mono_values, indent=key_width)
+
+    def gap(self, inches=0.08):
+        self.y -= inches
+
+
+def _page(title: str, subtitle: str | None = None):
+    fig = blank_figure()
+    fig.text(0.4 / FIGSIZE[0], 1 - 0.32 / FIGSIZE[1], title, fontsize=17, fontweight="bold", va="top")
+    if subtitle:
+        fig.text(0.4 / FIGSIZE[0], 1 - 0.72 / FIGSIZE[1], subtitle, fontsize=10.5, va="top", color="0.3")
+    fig.add_artist(Line2D([0.4 / FIGSIZE[0], 1 - 0.4 / FIGSIZE[0]], [1 - 1.0 / FIGSIZE[1]] * 2,
+                              color="0.75", lw=0.8))
+    return fig
+
+
+def _footer(fig, text: str, page_label: str = "") -> None:
+    fig.text(0.4 / FIGSIZE[0], 0.15 / FIGSIZE[1], text, fontsize=7.5, color="0.45", va="bottom")
+    if page_label:
+        fig.text(1 - 0.4 / FIGSIZE[0], 0.15 / FIGSIZE[1], page_label, fontsize=7.5, color="0.45",
+                 va="bottom", ha="right")
+
+
+def _table(fig, rect, header, rows, widths, aligns=None, fontsize=9.0, header_colors=None, gid=None):
+    """A plain table in ``rect`` (figure fraction: left, bottom, width, height)."""
+    ax = fig.add_axes(rect)
+    ax.axis("off")
+    if not rows:
+        return ax
+    t = ax.table(cellText=rows, colLabels=header, colWidths=widths, cellLoc="left", colLoc="left",
+                 bbox=[0, 0, 1, 1])
+    t.auto_set_font_size(False)
+    t.set_fontsize(fontsize)
+    aligns = aligns or ["left"] * len(header)
+    total = sum(widths)
+    for (i, j), cell in t.get_celld().items():
+        cell.set_edgecolor("0.85")
+        cell.get_text().set_ha(aligns[j])
+        cell._loc = aligns[j]
+        cell.PAD = min(0.1, 0.05 / (widths[j] / total * rect[2] * FIGSIZE[0]))  # ~0.05 inch
+        if i == 0:
+            cell.set_facecolor((header_colors or {}).get(j, "0.3"))
+            cell.get_text().set_color("white")
+            cell.get_text().set_fontweight("bold")
+        elif i % 2 == 0:
+            cell.set_facecolor("#f4f4f4")
+    if gid:
+        t.set_gid(gid)
+    return ax
+
+
+# -- shared text -------------------------------------------------------------------------------
+def _param_text(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return ",".join(map(str, v)) if v else "(empty)"
+    if v == "":
+        return "(none)"
+    return str(v)
+
+
+def changed_params(result: RunResult) -> dict:
+    """Parameters that differ from the strategy's defaults."""
+    from strategies import STRATEGIES
+    cls = STRATEGIES.get(result.strategy)
+    params = result.config.get("params", {})
+    if cls is None:
+        return dict(params)
+    d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cls.defaults().items()}
+    return {k: v for k, v in params.items() if d.get(k, object()) != v}
+
+
+def provenance_lines(provenance: dict) -> list[tuple[str, str, str]]:
+    """``(symbol, description, sha256)`` per symbol of a run's provenance."""
+    out = []
+    for s, m in provenance.get("symbols", {}).items():
+        kind = "close-only" if m.get("close_only") else "OHLC"
+        desc = (f"{m.get('source')} ({m.get('origin') or 'n/a'}); {m.get('adjustment')}; {kind}; "
+                f"{m.get('first_date')} to {m.get('last_date')}, {m.get('rows'):,} rows")
+        out.append((s, desc, m.get("sha256", "")))
+    return out
+
+
+def versions_text(versions: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in versions.items())
+
+
+def period_line(result: RunResult, metrics: dict) -> str:
+    p = result.provenance.get("period", {})
+    bench = result.config.get("benchmark")
+    return (f"Trading {p.get('trade_from')} to {p.get('trade_to')} ({metrics.get('n_returns', 0):,} daily returns, "
+            f"{p.get('warmup_bars', 0)} warm-up bars before); benchmark {bench or 'none'}; "
+            f"data source {result.config.get('source')}")
+
+
+# -- run report pages --------------------------------------------------------------------------
+def headline(metrics: dict) -> list[tuple[str, str]]:
+    """Key metrics for the cover, strategy vs benchmark, formatted from ``metrics``."""
+    m, b = metrics["metrics"], metrics.get("benchmark_metrics")
+    rows = []
+    for key, label, kind in M.METRIC_ROWS:
+        if key in ("cagr", "sharpe", "max_drawdown", "annual_volatility"):
+            v = M.fmt(m.get(key), kind)
+            rows.append((label, v + (f"   (benchmark {M.fmt(b.get(key), kind)})" if b else "")))
+    for key, label, kind in M.METRIC_ROWS:
+        if key in ("n_rotations", "n_trades"):
+            rows.append((label, M.fmt(m.get(key), kind)))
+    return rows
+
+
+def cover_page(result: RunResult, metrics: dict):
+    """Rule, parameters, headline numbers, period, data provenance and versions on one page
+    (text shrinks until everything fits)."""
+    for scale in (1.0, 0.92, 0.85, 0.78, 0.72, 0.66, 0.6):
+        fig, overflow = _cover(result, metrics, scale)
+        if not overflow:
+            break
+        plt.close(fig)
+    return fig
+
+
+def _cover(result: RunResult, metrics: dict, k: float):
+    with style():
+        fig = _page(f"Rotation Lab report: {result.strategy}", period_line(result, metrics))
+        W, H = FIGSIZE
+        top, bottom = H - 1.0, 0.75
+        left = Column(fig, 0.4, top, 5.0, bottom)
+        left.heading("The rule", 12.5 * k)
+        left.para(result.rule, size=11.5 * k)
+        left.heading("Parameters", 12.5 * k)
+        params = result.config.get("params", {})
+        changed = changed_params(result)
+        left.kv([(k_ + (" *" if k_ in changed else ""), _param_text(v)) for k_, v in params.items()], size=9.5 * k)
+        if changed:
+            left.para("* differs from the default", size=8 * k, color="0.4")
+        right = Column(fig, 5.75, top, W - 5.75 - 0.4, bottom)
+        right.heading("Headline", 12.5 * k)
+        right.kv(headline(metrics), size=9.5 * k)
+        right.heading("Period", 12.5 * k)
+        p = result.provenance.get("period", {})
+        right.kv([("trading", f"{p.get('trade_from')} to {p.get('trade_to')}"),
+                  ("warm-up", f"{p.get('warmup_bars')} bars before the first trading date"),
+                  ("data cut to", f"{p.get('data_end_cut_to_common')} (last date every symbol has)")], size=9.5 * k)
+        right.heading("Data provenance", 12.5 * k)
+        provenance_block(right, result.provenance, k)
+        foot = Column(fig, 0.4, bottom - 0.02, W - 0.8, 0.3)
+        foot.para("Versions: " + versions_text(result.versions), size=8.3, color="0.2")
+        _footer(fig, "Rotation Lab. Numbers in this report are the values of metrics.json in the same folder.")
+    return fig, left.overflow or right.overflow or foot.overflow
+
+
+def headline(metrics: dict) -> list[tuple[str, str]]:
+    """Key metrics for the cover, strategy vs benchmark, formatted from ``metrics``."""
+    m, b = metrics["metrics"], metrics.get("benchmark_metrics")
+    rows = []
+    for key, label, kind in M.METRIC_ROWS:
+        if key in ("cagr", "sharpe", "max_drawdown", "annual_volatility"):
+            v = M.fmt(m.get(key), kind)
+            rows.append((label, v + (f"   (benchmark {M.fmt(b.get(key), kind)})" if b else "")))
+    for key, label, kind in M.METRIC_ROWS:
+        if key in ("n_rotations", "n_trades"):
+            rows.append((label, M.fmt(m.get(key), kind)))
+    return rows
+
+
+def provenance_block(col: Column, provenance: dict, k: float = 1.0) -> None:
+    """Per symbol: source, origin, adjustment, kind, range, rows and SHA-256; then the calendar."""
+    for sym, desc, sha in provenance_lines(provenance):
+        col.kv([(sym, desc)], size=9.0 * k, key_width=0.75 * k)
+        col.para(f"sha256 {sha}", size=7.3 * k, mono=True, indent=0.75 * k, color="0.25")
+        col.gap(0.03 * k)
+    al = provenance.get("alignment", {})
+    if al:
+        col.para(f"Calendar: {al.get('description')}; {al.get('calendar_rows', 0):,} dates "
+                 f"{al.get('calendar_first')} to {al.get('calendar_last')}; forward-filled dates: "
+                 + ", ".join(f"{s} {n}" for s, n in al.get("filled_dates", {}).items()), size=8.3 * k,
+                 color="0.25")
+
+
+def metrics_page(result: RunResult, metrics: dict, color: str | None = None):
+    from reports.figures import metrics_table_figure
+    from reports.style import color_of
+    m = metrics["metrics"]
+    bench = metrics.get("benchmark_metrics")
+    label = result.strategy
+    p = result.provenance.get("period", {})
+    fig = metrics_table_figure(
+        {label: m}, colors={label: color or color_of(result.strategy)},
+        benchmark=(f"benchmark {metrics.get('benchmark')}", bench) if bench is not None else None,
+        title=f"Metrics{' vs benchmark' if bench is not None else ''}: {result.strategy}, {p.get('trade_from')} to "
+              f"{p.get('trade_to')}",
+        note=metrics_note(metrics))
+    return fig
+
+
+def metrics_note(metrics: dict) -> str:
+    return (f"{metrics.get('n_returns', 0):,} daily returns from {metrics.get('returns_from')}; "
+            f"{metrics['periods_per_year']} periods a year; risk-free {metrics['risk_free']:g} a day; "
+            "ratios from empyrical-reloaded; values as in metrics.json; '-' = does not apply.")
+
+
+def _trade_rows(trades: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for t in trades.itertuples():
+        side = "buy" if t.size > 0 else "sell"
+        rows.append([f"{pd.Timestamp(t.date):%Y-%m-%d}", str(t.symbol), side, f"{abs(t.size):,.4f}",
+                     f"{t.price:,.4f}", f"{abs(t.size) * t.price:,.2f}", f"{t.commission:,.2f}"])
+    return rows
+
+
+def trades_page(result: RunResult, metrics: dict, n: int = N_TRADES_SHOWN, title: str | None = None):
+    """First and last ``n`` fills with the counts (from ``metrics['trades']``)."""
+    tc = metrics.get("trades", {})
+    with style():
+        fig = _page(title or f"Trades: {result.strategy}",
+                    f"{tc.get('fills', 0):,} fills ({tc.get('buys', 0):,} buys, {tc.get('sells', 0):,} sells); "
+                    f"total commission {tc.get('commission', 0.0):,.2f}; "
+                    f"rejected orders {metrics['metrics'].get('rejected_orders', 0)}; by symbol: "
+                    + ", ".join(f"{s} {c:,}" for s, c in tc.get("by_symbol", {}).items()))
+        t = result.trades.reset_index(drop=True)
+        header = ["date (fill)", "symbol", "side", "shares", "fill price", "value", "commission"]
+        widths = [0.15, 0.11, 0.07, 0.15, 0.16, 0.19, 0.17]
+        aligns = ["left", "left", "left", "right", "right", "right", "right"]
+        W, H = FIGSIZE
+        if len(t) <= 2 * n:
+            parts = [("All trades", t)]
+        else:
+            parts = [(f"First {n} trades", t.head(n)), (f"Last {n} trades", t.tail(n))]
+        if not len(t):
+            fig.text(0.4 / W, 0.8, "No trades.", fontsize=11)
+        x0, gap = 0.4 / W, 0.3 / W
+        width = (1 - 2 * x0 - gap) / len(parts)
+        for i, (name, part) in enumerate(parts):
+            rows = _trade_rows(part)
+            row_h = 0.245 / H
+            height = row_h * (len(rows) + 1)
+            top = 1 - 1.45 / H
+            fig.text(x0 + i * (width + gap), top + 0.05 / H, name + (
+                f" (fills {part.index[0] + 1:,} to {part.index[-1] + 1:,} of {len(t):,})" if len(part) else ""),
+                fontsize=11, fontweight="bold", va="bottom")
+            _table(fig, [x0 + i * (width + gap), top - height, width, height], header, rows, widths, aligns,
+                   fontsize=8.5 if len(parts) == 2 else 9.0, gid=f"trades-{i}")
+        _footer(fig, "Fill dates and prices as executed (slippage included in the price); value = shares x fill "
+                     "price; commission in account currency. Full list: trades.csv.")
+    return fig
+
+
+def execution_page(result: RunResult, metrics: dict, extra: list[tuple[str, str]] | None = None):
+    ex = result.execution
+    with style():
+        fig = _page("Execution assumptions and method",
+                    "How target weights became fills, what the costs were, and how the metrics are defined")
+        W, H = FIGSIZE
+        left = Column(fig, 0.4, H - 1.15, 5.6)
+        left.heading("Fills and costs")
+        left.kv([
+            ("fill timing", ex.get("fill_rule", ex.get("fill"))),
+            ("commission", f"{ex.get('commission_bps'):g} bps of traded value"),
+            ("slippage", f"{ex.get('slippage_bps'):g} bps against every fill (in the fill price)"),
+            ("starting cash", f"{ex.get('cash'):,.0f}"),
+            ("cash buffer", f"{ex.get('cash_buffer'):.2%} of value kept in cash when rebalancing, for costs"),
+            ("rebalancing", f"when the target changes, the rule asks, or a weight drifts more than "
+                            f"{ex.get('drift_tolerance'):.2%} from target"),
+            ("sizing", ex.get("sizing")),
+            ("benchmark", ex.get("benchmark") or "none"),
+            ("rejected orders", str(ex.get("rejected_orders", 0))),
+            *(extra or []),
+        ], size=10)
+        left.heading("Fill price by symbol")
+        left.kv(list(ex.get("fills_by_symbol", {}).items()), size=10)
+        close_only = [s for s, m in result.provenance.get("symbols", {}).items() if m.get("close_only")]
+        left.heading("Close-only feeds")
+        if close_only:
+            for s in close_only:
+                notes = "; ".join(result.provenance["symbols"][s].get("notes", []))
+                left.para(f"{s}: open = high = low = close, so orders fill at the next close and the "
+                          f"intraday range is unknown." + (f" Data notes: {notes}." if notes else ""), size=10)
+        else:
+            left.para("None: every symbol has open, high, low and close.", size=10)
+        right = Column(fig, 6.35, H - 1.15, W - 6.35 - 0.4)
+        right.heading("How the metrics are computed")
+        defs = [
+            "Daily returns are day-to-day changes of the end-of-day portfolio value, from the first "
+            f"trading date ({metrics.get('returns_from')} is the first return).",
+            f"Annualised figures use {metrics['periods_per_year']} periods a year; risk-free rate "
+            f"{metrics['risk_free']:g} a day (empyrical-reloaded conventions).",
+            "CAGR, volatility, Sharpe, Sortino, Calmar, max drawdown, alpha and beta come from empyrical; "
+            "tracking error is empyrical's annual volatility of the daily return difference; information "
+            "ratio is its excess Sharpe times the square root of the periods a year.",
+            "Drawdown lengths and holding periods count trading days; a drawdown not recovered by the "
+            "end is measured to the last date.",
+            "Annual turnover: traded value (buys and sells) / 2 / that day's portfolio value, summed, "
+            "per year. Exposure: average invested weight. Monthly hit rate: share of calendar months "
+            "with a positive return (partial first and last months included).",
+            "The benchmark is its close rebased to the starting cash, held without costs.",
+        ]
+        for d in defs:
+            right.para("- " + d, size=9.6)
+            right.gap(0.04)
+        al = result.provenance.get("alignment", {})
+        if al:
+            right.heading("Calendar alignment")
+            right.para(al.get("description", ""), size=9.6)
+        _footer(fig, "See README 'Execution assumptions'. A decision at the close of day t sees data through t only.")
+    return fig
+
+
+def figure_pages(result: RunResult, color: str | None = None) -> list:
+    """The report's figures, in order (the signal figure only for signal strategies)."""
+    from reports import figures as F
+    figs = [F.equity_figure(result, color=color), F.underwater_figure(result, color=color),
+            F.allocation_figure(result), F.signal_figure(result), F.rolling_figure(result, color=color),
+            F.monthly_figure(result, color=color)]
+    return [f for f in figs if f is not None]
+
+
+def write_pdf(pages: list, path: str | Path, title: str = "Rotation Lab report") -> Path:
+    """Bind ``pages`` (figures) into ``path``, deterministically, and close them."""
+    buf = io.BytesIO()
+    with style():
+        with PdfPages(buf, metadata={"Title": title, "Creator": "Rotation Lab", "CreationDate": None,
+                                     "ModDate": None}) as pdf:
+            for fig in pages:
+                pdf.savefig(fig)
+                plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+__all__ = ["Column", "cover_page", "execution_page", "figure_pages", "metrics_page",
+           "trades_page", "write_pdf"]
