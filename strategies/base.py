@@ -232,7 +232,8 @@ class RotationStrategy(bt.Strategy):
     @classmethod
     def sentence(cls, values: dict | None = None) -> str:
         v = {**cls.defaults(), **(values or {})}
-        fmt = {k: (",".join(map(str, x)) if isinstance(x, (tuple, list)) else x) for k, x in v.items()}
+        fmt = {k: ((",".join(map(str, x)) or "equal") if isinstance(x, (tuple, list)) else x)
+               for k, x in v.items()}
         return cls.rule.format(**fmt)
 
 

@@ -27,7 +27,7 @@ class BuyAndHold(RotationStrategy):
 
 @register("static_blend")
 class StaticBlend(RotationStrategy):
-    rule = "Hold {symbols} at fixed weights {weights} (empty = equal), rebalanced on the first bar of each month."
+    rule = "Hold {symbols} at fixed weights ({weights}), rebalanced on the first bar of each month."
     params = (("symbols", ("^IXIC", "^DJI")), ("weights", ()))
     param_docs = {"symbols": "symbols held", "weights": "their weights (fractions); empty = equal"}
 
@@ -49,7 +49,7 @@ class StaticBlend(RotationStrategy):
 
 @register("always_rotated")
 class AlwaysRotated(RotationStrategy):
-    rule = "Always hold the rotation basket {rotation_symbols} (weights {rotation_weights}; empty = equal), rebalanced monthly."
+    rule = "Always hold the rotation basket {rotation_symbols} (weights: {rotation_weights}), rebalanced monthly."
     params = (("rotation_symbols", ("^DJI",)), ("rotation_weights", ()))
     param_docs = {"rotation_symbols": "the value / small-cap basket",
                   "rotation_weights": "its weights (fractions); empty = equal"}

@@ -10,9 +10,9 @@ from .base import History, RotationStrategy, equal_weights, register
 @register("dow_nasdaq_divergence")
 class DowNasdaqDivergence(RotationStrategy):
     rule = ("Hold {growth_symbols}; when the Dow ({dow_symbol}) beats the Nasdaq ({nasdaq_symbol}) by at "
-            "least {threshold} over {lookback_days} days (confirmed for {confirm_days} more days), rotate "
-            "into {rotation_symbols} for at least {hold_days} days, and rotate back once the Nasdaq "
-            "beats the Dow by {exit_threshold} or more over the same window.")
+            "least {threshold:.2%} over {lookback_days} days (then {confirm_days} more days of follow-through), "
+            "rotate into {rotation_symbols} for at least {hold_days} days, and rotate back once the Nasdaq "
+            "beats the Dow by {exit_threshold:.2%} or more over the same window.")
     has_signal = True
 
     params = (
