@@ -119,6 +119,7 @@ class RotationStrategy(bt.Strategy):
         self._t = -1
         self._retry = False
         self._tickets: list = []  # (bar index due, "open"|"close", target weights)
+        self._open_orders = 0     # submitted, not yet completed or refused
         self.records = {"equity": [], "weights": [], "targets": [], "trades": [], "rejected": []}
 
     def prenext(self):
@@ -152,7 +153,8 @@ class RotationStrategy(bt.Strategy):
             self._target = new
         self.records["targets"].append(dict(self._target))
         drift = max((abs(actual[s] - self._target[s]) for s in self._traded), default=0.0)
-        if changed or force or (drift > self._e.execution.drift_tolerance and not self._tickets):
+        idle = not self._tickets and not self._open_orders  # nothing waiting to fill
+        if changed or force or (drift > self._e.execution.drift_tolerance and idle):
             at, delay = self._e.fill_timing
             self._tickets.append((t + delay, at, dict(self._target)))
             if delay == 0:
@@ -205,12 +207,15 @@ class RotationStrategy(bt.Strategy):
             if abs(delta) > 1e-9 * max(1.0, abs(have)):
                 orders.append((delta, s))
         for delta, s in sorted(orders, key=lambda o: o[0] > 0):  # sells first
+            self._open_orders += 1
             if delta > 0:
                 self.buy(data=self._feeds[s], size=delta)
             else:
                 self.sell(data=self._feeds[s], size=-delta)
 
     def notify_order(self, order):
+        if order.status in (order.Completed, order.Canceled, order.Margin, order.Rejected, order.Expired):
+            self._open_orders -= 1
         if order.status == order.Completed:
             ex = order.executed
             self.records["trades"].append({

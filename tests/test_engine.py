@@ -169,3 +169,11 @@ def test_fill_modes_trade_at_the_stated_bar_and_price(fill, bar, column):
     assert first["price"] == pytest.approx((opens if column == "open" else closes)[bar])
     assert len(res.trades) == 1  # a lagged order is not sent twice while it waits
     assert res.execution["fill"] == fill
+
+
+def test_lagged_fills_do_not_send_extra_drift_orders(sample):
+    counts = {}
+    for fill in ("next_open", "next_close", "second_open"):
+        res = run(RunConfig(start="2007-01-01", end="2009-12-31", execution=Execution(fill=fill)), data=sample)
+        counts[fill] = len(res.trades)
+    assert counts["next_open"] == counts["next_close"] == counts["second_open"] > 10
