@@ -1,0 +1,879 @@
+"""Statistics core of Rotation Lab: is a rotation rule's edge real, or luck?
+
+Every function here is pure: numpy/pandas in, plain floats, dicts and frames out.
+Every random function takes ``seed`` (an int or a ``numpy.random.Generator``) and is
+deterministic for a given int seed (a Generator passed in is advanced, as usual).
+
+Contents
+--------
+Helpers
+    :func:`sharpe`, :func:`cagr` -- empyrical conventions (tested equal to empyrical).
+Bootstrap confidence intervals
+    :func:`block_bootstrap_ci` -- stationary block bootstrap (Politis & Romano 1994) of
+    any statistic of a (multi-column) daily series, via ``arch.bootstrap``.
+    :func:`mean_ci_block_bootstrap` -- the same for event-study means.
+Random nulls (permutation-style p-values)
+    :func:`random_date_null` -- event dates vs as many random eligible dates.
+    :func:`random_timing_null` -- a rotation strategy vs the same episodes placed at
+    random non-overlapping dates; :func:`random_episode_starts`, :func:`episodes_from_mask`.
+Selection bias / overfitting
+    :func:`probabilistic_sharpe_ratio`, :func:`expected_max_sharpe`,
+    :func:`deflated_sharpe_ratio` (Bailey & Lopez de Prado 2012, 2014),
+    :func:`effective_number_of_trials`,
+    :func:`probability_of_backtest_overfitting` (CSCV; Bailey, Borwein, Lopez de Prado
+    & Zhu 2017).
+
+P-value convention
+------------------
+Monte-Carlo p-values use ``(1 + #{null >= observed}) / (1 + n_draws)`` (Davison &
+Hinkley 1997, eq. 4.11; Phipson & Smyth 2010): never zero, and exactly uniform under
+the null when the observed value is exchangeable with the draws.  Ties count against
+the observed value (conservative).  Two-sided: ``min(1, 2 * min(p_greater, p_less))``.
+
+Sharpe ratios in the DSR/PBO section are *per period* (not annualised) unless said
+otherwise; kurtosis is *Pearson* kurtosis (normal = 3), not excess kurtosis.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+__all__ = [
+    "EULER_MASCHERONI",
+    "sharpe",
+    "cagr",
+    "block_bootstrap_ci",
+    "mean_ci_block_bootstrap",
+    "random_date_null",
+    "random_timing_null",
+    "random_episode_starts",
+    "episodes_from_mask",
+    "probabilistic_sharpe_ratio",
+    "expected_max_sharpe",
+    "deflated_sharpe_ratio",
+    "effective_number_of_trials",
+    "probability_of_backtest_overfitting",
+]
+
+EULER_MASCHERONI = 0.5772156649015329
+DEFAULT_QUANTILES = (0.025, 0.05, 0.5, 0.95, 0.975)
+
+SeedLike = int | np.random.Generator
+
+
+def _rng(seed: SeedLike) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+# --------------------------------------------------------------------------------------
+# Helpers (empyrical conventions)
+# --------------------------------------------------------------------------------------
+
+def sharpe(returns, periods: int = 252, risk_free: float = 0.0):
+    r"""Annualised Sharpe ratio, as ``empyrical.sharpe_ratio``.
+
+    .. math:: SR = \sqrt{P}\,\frac{\overline{r - r_f}}{s(r - r_f)}
+
+    with the sample standard deviation (ddof=1), NaNs ignored, ``P = periods``.
+    Fewer than two observations give NaN; a constant series gives +-inf (or NaN if the
+    mean is 0), like empyrical.  Use ``periods=1`` for the per-period Sharpe ratio.
+    A 2-D input gives one value per column (ndarray, or Series for a DataFrame).
+    """
+    arr = np.asarray(returns, dtype=float) - risk_free
+    if arr.shape[0] < 2:
+        out = np.full(arr.shape[1:], np.nan)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns -> NaN
+            std = np.nanstd(arr, ddof=1, axis=0)
+            constant = (np.nanmax(arr, axis=0) == np.nanmin(arr, axis=0)) & np.isfinite(std)
+            std = np.where(constant, 0.0, std)
+            out = np.nanmean(arr, axis=0) / std * np.sqrt(periods)
+    if arr.ndim == 1:
+        return float(out)
+    if isinstance(returns, pd.DataFrame):
+        return pd.Series(out, index=returns.columns, name="sharpe")
+    return out
+
+
+def cagr(returns, periods: int = 252):
+    r"""Compound annual growth rate, as ``empyrical.cagr`` / ``annual_return``.
+
+    .. math:: CAGR = \Big(\prod_t (1 + r_t)\Big)^{P / n} - 1
+
+    where ``n`` counts every row (NaN rows included, their return taken as 0, like
+    empyrical) and ``P = periods``.  An empty input gives NaN; a total loss beyond -100%
+    gives NaN.  A 2-D input gives one value per column.
+    """
+    arr = np.asarray(returns, dtype=float)
+    n = arr.shape[0]
+    if n < 1:
+        return float("nan")
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        growth = np.nanprod(arr + 1.0, axis=0)
+        out = np.power(growth, periods / n) - 1.0
+    if arr.ndim == 1:
+        return float(out)
+    if isinstance(returns, pd.DataFrame):
+        return pd.Series(out, index=returns.columns, name="cagr")
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Stationary block bootstrap (arch)
+# --------------------------------------------------------------------------------------
+
+def _auto_block_length(data: np.ndarray) -> float:
+    """Politis & White (2004) / Patton, Politis & White (2009) optimal mean block length
+    of the stationary bootstrap (``arch.bootstrap.optimal_block_length``), the largest
+    over columns, at least 1.  Constant columns are skipped."""
+    from arch.bootstrap import optimal_block_length
+
+    cols = data.reshape(len(data), -1)
+    keep = [j for j in range(cols.shape[1]) if np.nanstd(cols[:, j]) > 0]
+    if not keep or len(cols) < 4:
+        return 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = optimal_block_length(cols[:, keep])["stationary"].to_numpy(dtype=float)
+    est = est[np.isfinite(est)]
+    return float(max(1.0, est.max())) if est.size else 1.0
+
+
+def block_bootstrap_ci(
+    returns,
+    stat_fn: Callable,
+    *,
+    n_boot: int = 1000,
+    block_length: float | None = None,
+    alpha: float = 0.05,
+    seed: SeedLike,
+    method: str = "percentile",
+) -> dict:
+    r"""Stationary block bootstrap confidence interval for ``stat_fn(returns)``.
+
+    Rows are resampled in blocks of geometric length with mean ``block_length``
+    (Politis & Romano 1994, "The Stationary Bootstrap", JASA 89:1303-1313), which keeps
+    short-range dependence (autocorrelation, volatility clustering within a block).  A
+    DataFrame / 2-D array is resampled **row-wise jointly**, so paired statistics such as
+    the mean excess return of a strategy over its benchmark keep the pairing.
+
+    The sampler and the interval are ``arch.bootstrap.StationaryBootstrap`` and its
+    ``conf_int`` (``method`` one of ``"percentile"`` (default), ``"basic"``, ``"norm"``,
+    ``"bc"``, ``"bca"``, ``"studentized"``).  With ``block_length=None`` the mean block
+    length is the Politis & White (2004) automatic choice, corrected by Patton, Politis &
+    White (2009) (``arch.bootstrap.optimal_block_length``), the largest over the columns,
+    floored at 1.  For statistics driven by volatility (Sharpe, drawdown) consider passing
+    a longer block explicitly: the automatic choice looks only at the autocorrelation of
+    the levels.
+
+    Parameters
+    ----------
+    returns : Series, DataFrame or array (n,) / (n, k)
+        Rows with any NaN are dropped first.
+    stat_fn : callable
+        Called with the resampled rows, of the same type as ``returns`` (a Series stays a
+        Series, a DataFrame a DataFrame, an array an array); returns a scalar.  The index
+        of a resampled pandas object is meaningless (repeated, out of order): ``stat_fn``
+        must not use it.  Pass numpy arrays for speed.
+    n_boot, alpha, seed, method
+        Replications, 1 - coverage, RNG seed, interval method.
+
+    Returns
+    -------
+    dict with ``estimate`` (stat_fn on the data), ``low``, ``high``, ``alpha``,
+    ``block_length``, ``n_boot``, ``n_obs``, ``method`` (e.g.
+    ``"stationary-bootstrap/percentile"``).
+    """
+    from arch.bootstrap import StationaryBootstrap
+
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if n_boot < 10:
+        raise ValueError(f"n_boot must be at least 10, got {n_boot}")
+    if isinstance(returns, (pd.Series, pd.DataFrame)):
+        data = returns.dropna(how="any") if isinstance(returns, pd.DataFrame) else returns.dropna()
+        values = data.to_numpy(dtype=float)
+    else:
+        values = np.asarray(returns, dtype=float)
+        if values.ndim not in (1, 2):
+            raise ValueError("returns must be 1-D or 2-D")
+        mask = np.isfinite(values) if values.ndim == 1 else np.isfinite(values).all(axis=1)
+        values = values[mask]
+        data = values
+    n = len(values)
+    if n < 2:
+        raise ValueError(f"need at least 2 complete rows, got {n}")
+    if block_length is None:
+        block_length = _auto_block_length(values)
+    block_length = float(block_length)
+    if not block_length >= 1.0:
+        raise ValueError(f"block_length must be >= 1, got {block_length}")
+
+    def func(x):
+        return np.atleast_1d(np.asarray(stat_fn(x), dtype=float))
+
+    estimate = float(func(data)[0])
+    bs = StationaryBootstrap(block_length, data, seed=_rng(seed))
+    ci = bs.conf_int(func, reps=int(n_boot), method=method, size=1.0 - alpha)
+    return {
+        "estimate": estimate,
+        "low": float(ci[0, 0]),
+        "high": float(ci[1, 0]),
+        "alpha": float(alpha),
+        "block_length": block_length,
+        "n_boot": int(n_boot),
+        "n_obs": int(n),
+        "method": f"stationary-bootstrap/{method}",
+    }
+
+
+def mean_ci_block_bootstrap(
+    values,
+    *,
+    n_boot: int = 1000,
+    block_length: float | None = None,
+    min_block_length: float = 1.0,
+    alpha: float = 0.05,
+    seed: SeedLike,
+    method: str = "percentile",
+) -> dict:
+    """Block-bootstrap CI of the mean of an event study's outcomes.
+
+    ``values`` are the outcomes (e.g. h-day forward returns) of successive events, in
+    event order.  Overlapping forward windows make neighbouring outcomes dependent, so
+    the event sequence is resampled with the stationary block bootstrap
+    (:func:`block_bootstrap_ci` with ``stat_fn = mean``), not iid.  The mean block length
+    is ``block_length`` if given, else ``max(Politis-White estimate, min_block_length)``;
+    for h-day forward returns sampled on consecutive days pass ``min_block_length=h``.
+    NaNs are dropped.  Returns the keys of :func:`block_bootstrap_ci` (``n_obs`` is the
+    number of events used).
+    """
+    arr = np.asarray(values, dtype=float).ravel()
+    arr = arr[np.isfinite(arr)]
+    if block_length is None and len(arr) >= 2:
+        block_length = max(_auto_block_length(arr), float(min_block_length))
+    return block_bootstrap_ci(arr, np.mean, n_boot=n_boot, block_length=block_length,
+                              alpha=alpha, seed=seed, method=method)
+
+
+# --------------------------------------------------------------------------------------
+# Monte-Carlo p-values
+# --------------------------------------------------------------------------------------
+
+_VECTORISABLE = (np.mean, np.median, np.sum, np.nanmean, np.nanmedian, np.nansum)
+
+
+def _null_summary(observed: float, null: np.ndarray, quantiles, alternative: str,
+                  band_alpha: float) -> dict:
+    n = len(null)
+    greater = (1.0 + np.count_nonzero(null >= observed)) / (1.0 + n)
+    less = (1.0 + np.count_nonzero(null <= observed)) / (1.0 + n)
+    two = min(1.0, 2.0 * min(greater, less))
+    chosen = {"greater": greater, "less": less, "two-sided": two}
+    if alternative not in chosen:
+        raise ValueError(f"alternative must be one of {sorted(chosen)}, got {alternative!r}")
+    qs = np.quantile(null, list(quantiles)) if n else np.full(len(quantiles), np.nan)
+    low, high = np.quantile(null, [band_alpha / 2, 1 - band_alpha / 2])
+    return {
+        "observed": float(observed),
+        "p_value": float(chosen[alternative]),
+        "alternative": alternative,
+        "p_value_greater": float(greater),
+        "p_value_less": float(less),
+        "p_value_two_sided": float(two),
+        "null_mean": float(np.mean(null)),
+        "null_std": float(np.std(null, ddof=1)) if n > 1 else float("nan"),
+        "null_quantiles": {float(q): float(v) for q, v in zip(quantiles, qs)},
+        "null_low": float(low),
+        "null_high": float(high),
+        "band_alpha": float(band_alpha),
+        "n_draws": int(n),
+    }
+
+
+def random_date_null(
+    values_by_date: pd.Series,
+    n_events: int | None = None,
+    *,
+    event_dates=None,
+    observed: float | None = None,
+    n_draws: int = 2000,
+    seed: SeedLike,
+    stat: Callable = np.mean,
+    alternative: str = "two-sided",
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    band_alpha: float = 0.05,
+    return_null: bool = False,
+) -> dict:
+    r"""Random-date null for an event study.
+
+    ``values_by_date`` holds the forward outcome on every eligible day (NaN = not
+    eligible, e.g. too close to the end for an h-day forward return).  The observed
+    statistic ``stat(values at the event dates)`` is compared with
+    ``stat(values at n_events dates drawn at random without replacement from the eligible
+    days)``, ``n_draws`` times.  The draws may include the event dates themselves (the
+    null is "the signal days are like any days").  Each draw reaches ``stat`` as a 1-D
+    array in date order; ``np.mean``, ``np.median``, ``np.sum`` and their nan-versions
+    are applied to all draws at once.
+
+    Give either ``event_dates`` (labels of ``values_by_date``; those whose value is NaN
+    are dropped and counted in ``n_events_dropped``), from which ``n_events`` and
+    ``observed`` follow, or ``n_events`` and ``observed``.
+
+    P-values (see module docstring):
+    :math:`p_{>} = (1 + \#\{S^*_b \ge S\}) / (1 + B)`, :math:`p_{<}` likewise,
+    two-sided :math:`\min(1, 2\min(p_{>}, p_{<}))`; ``p_value`` is the one named by
+    ``alternative``.
+
+    Returns
+    -------
+    dict with ``observed``, ``p_value``, ``alternative``, ``p_value_greater``,
+    ``p_value_less``, ``p_value_two_sided``, ``null_mean``, ``null_std``,
+    ``null_quantiles`` ({q: value}), ``null_low`` / ``null_high`` (the central
+    ``1 - band_alpha`` band of the null), ``band_alpha``, ``n_draws``, ``n_events``,
+    ``n_events_dropped``, ``n_eligible`` and, if ``return_null``, ``null`` (ndarray).
+    """
+    if not isinstance(values_by_date, pd.Series):
+        values_by_date = pd.Series(np.asarray(values_by_date, dtype=float))
+    eligible = values_by_date.dropna().astype(float)
+    dropped = 0
+    if event_dates is not None:
+        event_values = values_by_date.reindex(pd.Index(event_dates))
+        if event_values.index.has_duplicates:
+            raise ValueError("event_dates has duplicates")
+        missing = ~pd.Index(event_dates).isin(values_by_date.index)
+        if missing.any():
+            raise ValueError(f"{int(missing.sum())} event date(s) not in values_by_date, "
+                             f"e.g. {list(pd.Index(event_dates)[missing][:3])}")
+        dropped = int(event_values.isna().sum())
+        event_values = event_values.dropna().to_numpy(dtype=float)
+        if n_events is not None and n_events != len(event_values):
+            raise ValueError(f"n_events={n_events} but {len(event_values)} usable event dates")
+        n_events = len(event_values)
+        if observed is None:
+            observed = float(stat(event_values))
+    elif n_events is None or observed is None:
+        raise ValueError("random_date_null needs the observed statistic: pass "
+                         "event_dates=..., or n_events together with observed=...")
+    n_events = int(n_events)
+    pool = eligible.to_numpy()
+    if not 1 <= n_events <= len(pool):
+        raise ValueError(f"n_events={n_events} must be in [1, {len(pool)} eligible days]")
+    rng = _rng(seed)
+    draws = pool[_sorted_distinct(rng, len(pool), n_events, n_draws)]  # in date order
+    if any(stat is f for f in _VECTORISABLE):
+        null = np.asarray(stat(draws, axis=1), dtype=float)
+    else:
+        null = np.array([stat(row) for row in draws], dtype=float)
+    out = _null_summary(float(observed), null, quantiles, alternative, band_alpha)
+    out.update(n_events=n_events, n_events_dropped=dropped, n_eligible=int(len(pool)))
+    if return_null:
+        out["null"] = null
+    return out
+
+
+def circular_shift_null(
+    values: pd.Series,
+    event_dates,
+    *,
+    n_draws: int = 2000,
+    seed: SeedLike,
+    stat: Callable = np.mean,
+    alternative: str = "two-sided",
+    quantiles=(0.025, 0.05, 0.5, 0.95, 0.975),
+    band_alpha: float = 0.05,
+    min_shift: int = 1,
+) -> dict:
+    """Cluster-preserving null: the whole pattern of event dates shifted by a random offset.
+
+    Triggers of a persistent signal come in clusters (a divergence lasts days), so their forward
+    outcomes are far from independent; drawing as many dates at random (``random_date_null``)
+    breaks the clusters and overstates significance. Here every draw moves all event positions
+    along the eligible days by one random offset, wrapping at the end (a "random rotation" of
+    event times), so the number, spacing and clustering of events are kept and only their
+    placement in history is random. Offsets are drawn from ``min_shift .. n - min_shift``: with
+    ``min_shift`` at least the forward horizon, no shifted window overlaps its original one (a
+    small shift would otherwise carry part of a real effect into the null). Same keys as
+    ``random_date_null``.
+    """
+    values = pd.Series(values).dropna()
+    pos = values.index.get_indexer(pd.DatetimeIndex(event_dates))
+    pos = pos[pos >= 0]
+    n = len(values)
+    if len(pos) < 1 or n < 3:
+        raise ValueError("circular_shift_null needs events among at least 3 eligible values")
+    min_shift = int(max(1, min(min_shift, (n - 1) // 2)))
+    v = values.to_numpy()
+    rng = _rng(seed)
+    offsets = rng.integers(min_shift, n - min_shift + 1, size=n_draws)
+    null = np.array([stat(v[(pos + k) % n]) for k in offsets])
+    out = _null_summary(float(stat(v[pos])), null, quantiles, alternative, band_alpha)
+    out.update({"n_events": int(len(pos)), "n_eligible": int(n)})
+    return out
+
+
+def episodes_from_mask(mask) -> list[tuple[int, int]]:
+    """Runs of True in a boolean sequence, as ``[(start_index, length), ...]``."""
+    m = np.asarray(mask, dtype=bool).astype(np.int8)
+    d = np.diff(np.r_[0, m, 0])
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    return [(int(s), int(e - s)) for s, e in zip(starts, ends)]
+
+
+def random_episode_starts(
+    n_days: int,
+    lengths: Sequence[int],
+    *,
+    n_draws: int,
+    seed: SeedLike,
+    min_gap: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Uniformly random placements of episodes with given lengths on ``n_days`` days.
+
+    Episodes do not overlap and consecutive episodes are at least ``min_gap`` days apart
+    (``min_gap=1``: episodes taken from a state series never touch).  Every valid
+    arrangement is equally likely.  Method ("stars and bars"): pad each episode to
+    :math:`L_i + g` and the calendar to :math:`T + g`; with :math:`F = T + g - \sum(L_i+g)`
+    free days, draw a uniformly random order of the episodes and :math:`k` sorted distinct
+    integers :math:`c_0 < \dots < c_{k-1}` from :math:`\{0..F+k-1\}`; the j-th episode in
+    that order starts at :math:`c_j - j + \sum_{m<j}(L_{(m)} + g)`.  This is a bijection
+    between k-subsets and gap vectors, hence uniform.
+
+    Returns ``(starts, lengths)``, both ``(n_draws, k)`` int arrays (row b: the episodes
+    of draw b in placement order).
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    k = len(lengths)
+    if k == 0:
+        raise ValueError("need at least one episode")
+    if (lengths < 1).any() or min_gap < 0:
+        raise ValueError("episode lengths must be >= 1 and min_gap >= 0")
+    padded = lengths + min_gap
+    free = n_days + min_gap - int(padded.sum())
+    if free < 0:
+        raise ValueError(f"{k} episodes of total length {int(lengths.sum())} with gaps "
+                         f">= {min_gap} do not fit in {n_days} days")
+    rng = _rng(seed)
+    order = np.argsort(rng.random((n_draws, k)), axis=1)      # uniform random orders
+    lens = lengths[order]
+    offsets = np.cumsum(lens + min_gap, axis=1) - (lens + min_gap)
+    starts = _sorted_distinct(rng, free + k, k, n_draws) - np.arange(k) + offsets
+    return starts, lens
+
+
+def _sorted_distinct(rng: np.random.Generator, m: int, k: int, n: int) -> np.ndarray:
+    """``n`` rows of ``k`` sorted distinct integers, each row a uniform k-subset of
+    ``range(m)``.  Sparse case: iid draws, rows with a repeat redrawn (conditioning iid
+    uniform tuples on distinctness leaves them uniform); dense case: the k smallest of m
+    uniform keys per row, in chunks."""
+    if k * k <= 4 * m:   # P(no repeat) ~ exp(-k^2 / 2m) >= e^-2
+        out = np.sort(rng.integers(0, m, size=(n, k)), axis=1)
+        bad = np.flatnonzero((np.diff(out, axis=1) == 0).any(axis=1))
+        while bad.size:
+            out[bad] = np.sort(rng.integers(0, m, size=(bad.size, k)), axis=1)
+            bad = bad[(np.diff(out[bad], axis=1) == 0).any(axis=1)]
+        return out
+    out = np.empty((n, k), dtype=np.int64)
+    chunk = max(1, 2_000_000 // m)
+    for lo in range(0, n, chunk):
+        keys = rng.random((min(chunk, n - lo), m))
+        out[lo:lo + chunk] = np.sort(np.argpartition(keys, k - 1, axis=1)[:, :k], axis=1)
+    return out
+
+
+def _episode_mask(n_days: int, starts, lengths) -> np.ndarray:
+    d = np.zeros(n_days + 1, dtype=np.int64)
+    np.add.at(d, np.asarray(starts), 1)
+    np.add.at(d, np.asarray(starts) + np.asarray(lengths), -1)
+    return np.cumsum(d[:-1]) > 0
+
+
+def random_timing_null(
+    rotated_returns,
+    growth_returns,
+    episodes: Sequence[tuple[int, int]],
+    *,
+    n_draws: int = 2000,
+    seed: SeedLike,
+    stat: Callable | None = None,
+    min_gap: int = 1,
+    observed: float | None = None,
+    alternative: str = "greater",
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    band_alpha: float = 0.05,
+    return_null: bool = False,
+) -> dict:
+    r"""Random-timing null for a rotation strategy.
+
+    The strategy holds the *rotated* leg during its rotation episodes and the *growth*
+    leg otherwise: :math:`r^s_t = r^{rot}_t` if day t is in an episode else
+    :math:`r^{gro}_t`.  The null keeps the number of episodes and their lengths (so the
+    time spent rotated and the number of switches) and places them uniformly at random
+    on the calendar, non-overlapping, ``min_gap`` days apart
+    (:func:`random_episode_starts`).  If the rule's timing carries information, its
+    statistic should beat most random placements.
+
+    Parameters
+    ----------
+    rotated_returns, growth_returns : Series or 1-D arrays of daily simple returns,
+        aligned on the same calendar (two Series must have equal indexes); no NaN.
+    episodes : [(start_index, length), ...] positional on that calendar (see
+        :func:`episodes_from_mask`).
+    stat : callable on the 1-D strategy return array, default total log return
+        :math:`\sum_t \log(1 + r^s_t)` (same ranking as CAGR on a fixed calendar; computed
+        in closed form from prefix sums).  E.g. ``stat=sharpe``.
+    observed : the strategy's statistic; default computed from ``episodes`` with the same
+        construction (so costs and execution lags are treated alike in both).
+    alternative : which p-value is ``p_value``: ``"greater"`` (default: timing beats
+        random), ``"less"`` or ``"two-sided"``.
+
+    Returns
+    -------
+    dict with the keys of :func:`random_date_null`'s summary (``observed``, ``p_value``,
+    ``p_value_greater``, ``p_value_less``, ``p_value_two_sided``, ``null_mean``,
+    ``null_std``, ``null_quantiles``, ``null_low``, ``null_high``, ``band_alpha``,
+    ``n_draws``) plus ``n_episodes``, ``days_rotated``,
+    ``n_days``, ``min_gap``, ``stat`` (name) and, if ``return_null``, ``null``.
+    """
+    if isinstance(rotated_returns, pd.Series) and isinstance(growth_returns, pd.Series):
+        if not rotated_returns.index.equals(growth_returns.index):
+            raise ValueError("rotated_returns and growth_returns must share one index")
+    rot = np.asarray(rotated_returns, dtype=float).ravel()
+    gro = np.asarray(growth_returns, dtype=float).ravel()
+    if rot.shape != gro.shape:
+        raise ValueError(f"legs differ in length: {rot.shape} vs {gro.shape}")
+    if not (np.isfinite(rot).all() and np.isfinite(gro).all()):
+        raise ValueError("returns must not contain NaN/inf")
+    n_days = len(rot)
+    eps = sorted((int(s), int(ln)) for s, ln in episodes)
+    if not eps:
+        raise ValueError("need at least one episode")
+    for (s, ln), nxt in zip(eps, eps[1:] + [(None, None)]):
+        if s < 0 or ln < 1 or s + ln > n_days:
+            raise ValueError(f"episode ({s}, {ln}) is outside the {n_days}-day calendar")
+        if nxt[0] is not None and nxt[0] < s + ln:
+            raise ValueError(f"episodes overlap: ({s}, {ln}) and {nxt}")
+    ep_starts = np.array([s for s, _ in eps])
+    ep_lens = np.array([ln for _, ln in eps])
+
+    starts, lens = random_episode_starts(n_days, ep_lens, n_draws=n_draws, seed=seed,
+                                         min_gap=min_gap)
+    if stat is None:
+        stat_name = "total_log_return"
+        base = float(np.sum(np.log1p(gro)))
+        prefix = np.r_[0.0, np.cumsum(np.log1p(rot) - np.log1p(gro))]
+
+        def closed_form(s, ln):
+            return base + (prefix[s + ln] - prefix[s]).sum(axis=-1)
+
+        null = closed_form(starts, lens)
+        if observed is None:
+            observed = float(closed_form(ep_starts, ep_lens))
+    else:
+        stat_name = getattr(stat, "__name__", repr(stat))
+
+        def build(s, ln):
+            return np.where(_episode_mask(n_days, s, ln), rot, gro)
+
+        null = np.array([stat(build(s, ln)) for s, ln in zip(starts, lens)], dtype=float)
+        if observed is None:
+            observed = float(stat(build(ep_starts, ep_lens)))
+    out = _null_summary(float(observed), null, quantiles, alternative, band_alpha)
+    out.update(n_episodes=len(eps), days_rotated=int(ep_lens.sum()), n_days=n_days,
+               min_gap=int(min_gap), stat=stat_name)
+    if return_null:
+        out["null"] = null
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# PSR / DSR (Bailey & Lopez de Prado)
+# --------------------------------------------------------------------------------------
+
+def probabilistic_sharpe_ratio(observed_sr: float, benchmark_sr: float, n_obs: int,
+                               skew: float = 0.0, kurtosis: float = 3.0) -> float:
+    r"""Probabilistic Sharpe Ratio (Bailey & Lopez de Prado 2012, "The Sharpe Ratio
+    Efficient Frontier", J. of Risk 15(2); eq. used in DSR paper 2014):
+
+    .. math::
+
+        \widehat{PSR}(SR^*) = \Phi\left(\frac{(\widehat{SR} - SR^*)\sqrt{T - 1}}
+        {\sqrt{1 - \hat\gamma_3 \widehat{SR} + \frac{\hat\gamma_4 - 1}{4}\widehat{SR}^2}}\right)
+
+    ``observed_sr`` and ``benchmark_sr`` per period (not annualised), ``n_obs`` = T,
+    ``skew`` = :math:`\gamma_3`, ``kurtosis`` = :math:`\gamma_4` **Pearson** (normal = 3).
+    The probability that the true SR exceeds ``benchmark_sr``.
+    """
+    sr = float(observed_sr)
+    var = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr
+    if n_obs < 2 or not var > 0:
+        return float("nan")
+    z = (sr - benchmark_sr) * math.sqrt(n_obs - 1) / math.sqrt(var)
+    return float(sps.norm.cdf(z))
+
+
+def expected_max_sharpe(n_trials: float, sr_variance: float, sr_mean: float = 0.0) -> float:
+    r"""Expected maximum of ``n_trials`` independent Sharpe ratio estimates
+    (Bailey & Lopez de Prado 2014, eq. (2); "False Strategy theorem"):
+
+    .. math::
+
+        E[\max_n \widehat{SR}_n] \approx E[\widehat{SR}_n] + \sqrt{V[\widehat{SR}_n]}
+        \left((1 - \gamma)\Phi^{-1}\!\left(1 - \tfrac1N\right)
+        + \gamma\,\Phi^{-1}\!\left(1 - \tfrac{1}{N e}\right)\right)
+
+    with :math:`\gamma` the Euler-Mascheroni constant.  For ``N <= 1`` (no selection) the
+    bracket is 0; it is floored at 0 for small non-integer N where the asymptotic formula
+    dips below the mean.
+    """
+    if n_trials <= 1:
+        return float(sr_mean)
+    g = EULER_MASCHERONI
+    z = (1 - g) * sps.norm.ppf(1 - 1 / n_trials) + g * sps.norm.ppf(1 - 1 / (n_trials * math.e))
+    return float(sr_mean + math.sqrt(sr_variance) * max(0.0, z))
+
+
+def deflated_sharpe_ratio(
+    observed_sr: float,
+    sr_trials,
+    n_obs: int,
+    skew: float,
+    kurtosis: float,
+    *,
+    n_trials_effective: float | None = None,
+    sr_variance: float | None = None,
+) -> dict:
+    r"""Deflated Sharpe Ratio (Bailey & Lopez de Prado 2014, "The Deflated Sharpe Ratio:
+    Correcting for Selection Bias, Backtest Overfitting and Non-Normality", J. Portfolio
+    Management 40(5):94-107):
+
+    .. math::
+
+        DSR = \widehat{PSR}(SR_0),\qquad
+        SR_0 = \sqrt{V[\{\widehat{SR}_n\}]}\left((1-\gamma)\Phi^{-1}(1-\tfrac1N)
+        + \gamma\Phi^{-1}(1-\tfrac{1}{Ne})\right)
+
+    i.e. the probability that the selected strategy's true SR exceeds the SR the best of
+    N skill-less trials would show by luck.
+
+    Parameters
+    ----------
+    observed_sr : per-period SR of the selected strategy.
+    sr_trials : per-period SRs of all trials (its sample variance, ddof=1, is
+        :math:`V`; its length is N).  May be None if ``sr_variance`` and
+        ``n_trials_effective`` are given.
+    n_obs, skew, kurtosis : T, :math:`\gamma_3`, Pearson :math:`\gamma_4` of the selected
+        strategy's returns.
+    n_trials_effective : N to use instead of ``len(sr_trials)`` (e.g. from
+        :func:`effective_number_of_trials` when trials are correlated).
+    sr_variance : V to use instead of the variance of ``sr_trials``.
+
+    Returns
+    -------
+    dict with ``dsr``, ``sr0`` (expected max SR, per period), ``psr`` (PSR against 0),
+    ``observed_sr``, ``n_trials`` (N used), ``sr_variance`` (V used), ``n_obs``.
+    """
+    trials = None if sr_trials is None else np.asarray(sr_trials, dtype=float).ravel()
+    if trials is not None:
+        trials = trials[np.isfinite(trials)]
+    if sr_variance is None:
+        if trials is None or len(trials) < 2:
+            raise ValueError("need >= 2 finite trial Sharpe ratios, or sr_variance")
+        sr_variance = float(np.var(trials, ddof=1))
+    if n_trials_effective is None:
+        if trials is None:
+            raise ValueError("need sr_trials or n_trials_effective")
+        n_trials_effective = float(len(trials))
+    sr0 = expected_max_sharpe(n_trials_effective, sr_variance)
+    return {
+        "dsr": probabilistic_sharpe_ratio(observed_sr, sr0, n_obs, skew, kurtosis),
+        "sr0": sr0,
+        "psr": probabilistic_sharpe_ratio(observed_sr, 0.0, n_obs, skew, kurtosis),
+        "observed_sr": float(observed_sr),
+        "n_trials": float(n_trials_effective),
+        "sr_variance": float(sr_variance),
+        "n_obs": int(n_obs),
+    }
+
+
+def effective_number_of_trials(returns_matrix, method: str = "average_correlation") -> float:
+    r"""Number of effectively independent trials among N correlated ones.
+
+    ``returns_matrix``: T x N returns of the trials (rows with NaN dropped).
+
+    * ``"average_correlation"`` (default): :math:`N_{eff} = \bar\rho + (1 - \bar\rho) N`,
+      :math:`\bar\rho` the mean off-diagonal Pearson correlation, clipped to [0, 1].
+      Interpolates between N (independent) and 1 (identical trials); the rough estimate
+      suggested with the DSR by Bailey & Lopez de Prado (2014) and Lopez de Prado's
+      "Advances in Financial Machine Learning" (2018, ch. 8/14) for the number of
+      independent trials.
+    * ``"nyholt"``: eigenvalues :math:`\lambda_i` of the correlation matrix,
+      :math:`N_{eff} = 1 + (N - 1)(1 - \mathrm{Var}(\lambda)/N)` (Nyholt 2004, Am. J. Hum.
+      Genet. 74:765-769).
+    * ``"li_ji"``: :math:`N_{eff} = \sum_i I(\lambda_i \ge 1) + (\lambda_i -
+      \lfloor\lambda_i\rfloor)` (Li & Ji 2005, Heredity 95:221-227).
+    """
+    x = np.asarray(returns_matrix, dtype=float)
+    if x.ndim != 2:
+        raise ValueError("returns_matrix must be 2-D (T x N)")
+    x = x[np.isfinite(x).all(axis=1)]
+    n = x.shape[1]
+    if n == 1:
+        return 1.0
+    corr = np.corrcoef(x, rowvar=False)
+    if not np.isfinite(corr).all():
+        raise ValueError("correlation undefined (a constant trial?)")
+    if method == "average_correlation":
+        rho = (corr.sum() - n) / (n * (n - 1))
+        rho = min(1.0, max(0.0, rho))
+        return float(rho + (1.0 - rho) * n)
+    lam = np.clip(np.linalg.eigvalsh(corr), 0.0, None)
+    if method == "nyholt":
+        return float(1.0 + (n - 1) * (1.0 - np.var(lam, ddof=1) / n))
+    if method == "li_ji":
+        return float(np.sum((lam >= 1).astype(float) + (lam - np.floor(lam))))
+    raise ValueError(f"unknown method {method!r}")
+
+
+# --------------------------------------------------------------------------------------
+# Probability of backtest overfitting (CSCV)
+# --------------------------------------------------------------------------------------
+
+def _combo_metric(metric: str, sel: np.ndarray, raw1: np.ndarray, c1: np.ndarray,
+                  c2: np.ndarray, count: int) -> np.ndarray:
+    """Metric of every trial on the rows of the blocks selected by each row of ``sel``
+    (combinations x S, 0/1), from per-block sums: raw sums ``raw1`` and sums ``c1``/``c2``
+    of the column-centred data and its square (variance is shift-invariant; centring
+    avoids cancellation)."""
+    mean = (sel @ raw1) / count
+    if metric == "mean":
+        return mean
+    cmean = (sel @ c1) / count
+    var = np.clip((sel @ c2 - count * cmean * cmean) / (count - 1), 0.0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return mean / np.sqrt(var)
+
+
+def probability_of_backtest_overfitting(
+    perf_matrix,
+    n_splits: int = 16,
+    metric: str | Callable = "sharpe",
+    *,
+    loss_threshold: float = 0.0,
+) -> dict:
+    r"""Probability of Backtest Overfitting by combinatorially symmetric cross-validation.
+
+    Bailey, Borwein, Lopez de Prado & Zhu (2017), "The Probability of Backtest
+    Overfitting", J. Computational Finance 20(4):39-69 (SSRN 2326253).
+
+    1. Drop the first ``T mod S`` rows of the T x N matrix M (returns of N trials), split
+       the rest into S contiguous blocks of equal size.
+    2. For each of the :math:`\binom{S}{S/2}` sets C of S/2 blocks: J = rows of C
+       (in-sample), :math:`\bar J` = the others (out-of-sample).  Compute the metric of
+       every trial on J (R) and on :math:`\bar J` (:math:`\bar R`).
+    3. :math:`n^* = \arg\max_n R_n`; its OOS relative rank
+       :math:`\bar\omega_c = \mathrm{rank}(\bar R_{n^*}) / (N + 1)` (ranks 1..N ascending,
+       ties averaged); logit :math:`\lambda_c = \ln(\bar\omega_c / (1 - \bar\omega_c))`.
+    4. :math:`PBO = \#\{c: \lambda_c \le 0\} / \binom{S}{S/2}`: how often the in-sample
+       best is at or below the out-of-sample median.
+
+    ``metric``: ``"sharpe"`` (per-period mean / std, ddof=1), ``"mean"``, or a callable
+    taking a 2-D array (rows x N) and returning N values (higher = better).  The built-in
+    metrics are computed from per-block sums, so S=16 (12,870 combinations) is fast.
+
+    Returns
+    -------
+    dict with ``pbo``, ``logits`` (ndarray, one per combination), ``n_combinations``,
+    ``n_splits``, ``n_trials``, ``n_rows_used``, ``n_rows_dropped``, ``metric``,
+    ``degradation`` (DataFrame, one row per combination: ``is_perf`` = :math:`R_{n^*}`,
+    ``oos_perf`` = :math:`\bar R_{n^*}`, ``oos_rank``, ``relative_rank``, ``logit``,
+    ``best_trial``), ``slope`` and ``intercept`` of the OLS fit of oos_perf on is_perf
+    (performance degradation), ``prob_oos_loss`` = share of combinations with
+    ``oos_perf < loss_threshold``.
+    """
+    labels = list(perf_matrix.columns) if isinstance(perf_matrix, pd.DataFrame) else None
+    m = np.asarray(perf_matrix, dtype=float)
+    if m.ndim != 2 or m.shape[1] < 2:
+        raise ValueError("perf_matrix must be T x N with N >= 2 trials")
+    if not np.isfinite(m).all():
+        raise ValueError("perf_matrix must not contain NaN/inf")
+    s = int(n_splits)
+    if s < 2 or s % 2:
+        raise ValueError(f"n_splits must be an even integer >= 2, got {n_splits}")
+    t_all, n = m.shape
+    dropped = t_all % s
+    m = m[dropped:]
+    size = len(m) // s
+    if size < 1:
+        raise ValueError(f"{t_all} rows are too few for {s} splits")
+    labels = labels if labels is not None else list(range(n))
+
+    combos = list(combinations(range(s), s // 2))
+    in_sample = np.zeros((len(combos), s), dtype=bool)
+    for i, c in enumerate(combos):
+        in_sample[i, list(c)] = True
+    blocks = m.reshape(s, size, n)
+    half = size * (s // 2)
+    if isinstance(metric, str):
+        if metric not in ("sharpe", "mean"):
+            raise ValueError(f"unknown metric {metric!r}")
+        centred = blocks - m.mean(axis=0)
+        raw1 = blocks.sum(axis=1)                    # (S, N)
+        c1 = centred.sum(axis=1)
+        c2 = (centred * centred).sum(axis=1)
+        ins = in_sample.astype(float)
+        r_is = _combo_metric(metric, ins, raw1, c1, c2, half)
+        r_oos = _combo_metric(metric, 1.0 - ins, raw1, c1, c2, half)
+        metric_name = metric
+    else:
+        r_is = np.empty((len(combos), n))
+        r_oos = np.empty((len(combos), n))
+        for i in range(len(combos)):
+            r_is[i] = np.asarray(metric(blocks[in_sample[i]].reshape(-1, n)), dtype=float)
+            r_oos[i] = np.asarray(metric(blocks[~in_sample[i]].reshape(-1, n)), dtype=float)
+        metric_name = getattr(metric, "__name__", repr(metric))
+
+    if np.isnan(r_is).any() or np.isnan(r_oos).any():
+        raise ValueError("the metric is NaN for some trial and split (a constant trial?)")
+    best = np.argmax(r_is, axis=1)
+    rows = np.arange(len(combos))
+    oos_rank = sps.rankdata(r_oos, axis=1)[rows, best]
+    omega = oos_rank / (n + 1.0)
+    logits = np.log(omega / (1.0 - omega))
+    is_perf = r_is[rows, best]
+    oos_perf = r_oos[rows, best]
+    degradation = pd.DataFrame({
+        "is_perf": is_perf, "oos_perf": oos_perf, "oos_rank": oos_rank,
+        "relative_rank": omega, "logit": logits, "best_trial": [labels[b] for b in best],
+    })
+    finite = np.isfinite(is_perf) & np.isfinite(oos_perf)
+    if finite.sum() >= 2 and np.ptp(is_perf[finite]) > 0:
+        slope, intercept = np.polyfit(is_perf[finite], oos_perf[finite], 1)
+    else:
+        slope = intercept = float("nan")
+    return {
+        "pbo": float(np.mean(logits <= 0)),
+        "logits": logits,
+        "n_combinations": len(combos),
+        "n_splits": s,
+        "n_trials": n,
+        "n_rows_used": int(len(m)),
+        "n_rows_dropped": int(dropped),
+        "metric": metric_name,
+        "degradation": degradation,
+        "slope": float(slope),
+        "intercept": float(intercept),
+        "prob_oos_loss": float(np.mean(oos_perf < loss_threshold)),
+    }
