@@ -1,4 +1,4 @@
-"""Command line: ``run_backtest.py {data,run,list} ...`` (also installed as ``run-backtest``)."""
+"""Command line: ``run_backtest.py {data,run,compare,sweep,list} ...`` (also installed as ``run-backtest``)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,21 @@ def _add_strategy_args(p):
     p.add_argument("--benchmark", default="^GSPC", help="benchmark symbol (default: ^GSPC; 'none' for none)")
 
 
+def _add_config_arg(p):
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="read the settings from a TOML config file (examples in configs/); flags given on the "
+                        "command line override the file's values")
+
+
+SWEEP_HELP = "run a rule over a grid of parameters in parallel (local processes or a Dask cluster)"
+SWEEP_DESCRIPTION = (
+    "Run a strategy once per combination of a parameter grid, in worker processes (--jobs) or on a Dask "
+    "cluster (--dask-scheduler), and write sweep.csv (one row per combination: a column per swept parameter, "
+    "then the metrics), heatmap.png, top.csv, report.pdf and manifest.json. Rows are appended as they finish, "
+    "so an interrupted sweep continues with --resume and recomputes nothing already written. Example: "
+    "sweep --grid lookback_days=2,5,10,20 --grid threshold=0.01:0.05:0.01 --constraint 'hold_days >= lookback_days'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="run_backtest.py", epilog=EPILOG,
                      description="Rotation Lab: test rotation rules (e.g. Dow-over-Nasdaq divergence) "
@@ -85,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", parents=[debug], help="run one strategy and write results (default: the divergence rule "
                                    "on the embedded sample)", epilog=EPILOG)
+    _add_config_arg(r)
     _add_strategy_args(r)
     _add_data_args(r)
     _add_exec_args(r)
@@ -99,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "CSVs per strategy. The first strategy's baselines are added: buy_and_hold "
                                    "of the benchmark, static_blend (its growth and rotation baskets 50/50) "
                                    "and always_rotated (its rotation basket).")
+    _add_config_arg(c)
     c.add_argument("--strategy", action="append", default=[], metavar="KEY[:k=v;k=v]",
                    help="strategy and parameters, repeatable (quote it: ';' separates parameters, ',' list "
                         "items), e.g. 'dow_nasdaq_divergence:threshold=0.02;hold_days=10' "
@@ -113,8 +130,88 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="output folder (default: output/compare-<config hash>/)")
     c.add_argument("--no-pdf", action="store_true", help="skip report.pdf (write CSV, JSON, PNGs)")
 
+    st = sub.add_parser("study", parents=[debug], epilog=EPILOG,
+                        help="event study of a signal strategy's trigger: what followed each divergence?")
+    _add_strategy_args(st)
+    _add_data_args(st)
+    _add_exec_args(st)
+    st.add_argument("--horizons", default="1,5,20,60,120",
+                    help="forward horizons in trading days (default: 1,5,20,60,120)")
+    st.add_argument("--entry-lag", type=int, default=1,
+                    help="forward returns start at the close this many days after the trigger (default: 1)")
+    st.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    st.add_argument("--n-null", type=int, default=2000, help="draws of each null (default: 2000)")
+    st.add_argument("--seed", type=int, default=0, help="random seed; same seed, same numbers (default: 0)")
+    st.add_argument("--out", help="output folder (default: output/study-<strategy>-<config hash>/)")
+    st.add_argument("--no-pdf", action="store_true", help="skip report.pdf")
+
+    w = sub.add_parser("sweep", parents=[debug], help=SWEEP_HELP, description=SWEEP_DESCRIPTION, epilog=EPILOG)
+    _add_config_arg(w)
+    _add_strategy_args(w)
+    g = w.add_argument_group("grid")
+    g.add_argument("--grid", action="append", default=[], metavar="NAME=VALUES",
+                   help="a swept parameter, repeatable: values 2,5,10; a range start:stop:step such as "
+                        "0.01:0.05:0.01 (stop included); list parameters as A,B|C,D; execution settings "
+                        "(commission_bps, slippage_bps, fill...) too")
+    g.add_argument("--constraint", metavar="EXPR",
+                   help="keep only combinations where this Python expression over parameter names holds, "
+                        "e.g. 'hold_days >= lookback_days and threshold < 0.04'")
+    g.add_argument("--metric", default="sharpe", help="metric that ranks the combinations (default: sharpe)")
+    g.add_argument("--top", type=int, default=10, help="rows of the top-N table (default: 10)")
+    g.add_argument("--heatmap", metavar="X,Y[,METRIC]",
+                   help="parameters and metric of heatmap.png (default: the first two swept parameters and --metric)")
+    g = w.add_argument_group("workers")
+    g.add_argument("--jobs", "-j", type=int, default=None,
+                   help="worker processes; each loads the data once (default: all cores)")
+    g.add_argument("--dask-scheduler", metavar="tcp://HOST:PORT",
+                   help="send the combinations to this Dask distributed scheduler instead of local processes")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the sweep in --out: skip the combinations already in its sweep.csv")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _add_data_args(w)
+    _add_exec_args(w)
+    w.add_argument("--out", help="output folder (default: output/sweep-<config hash>/)")
+    w.add_argument("--no-pdf", action="store_true", help="skip report.pdf (write sweep.csv, top.csv, heatmap.png)")
+
     sub.add_parser("list", parents=[debug], help="list strategies with their rule and parameters", epilog=EPILOG)
     return parser
+
+
+def _explicit_dests(argv) -> set[str]:
+    """The argparse dests given on the command line (a parser whose defaults are suppressed
+    parses ``argv`` again): these win over a --config file's values."""
+    parser = build_parser()
+
+    def quiet(p):
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sp in action.choices.values():
+                    quiet(sp)
+            elif action.dest != "help":
+                action.default = argparse.SUPPRESS
+    quiet(parser)
+    return set(vars(parser.parse_args(list(argv))))
+
+
+def apply_config(args, argv=None) -> argparse.Namespace:
+    """Fill ``args`` from its ``--config`` file (if any) where the command line (``argv``) set
+    nothing; without ``argv`` every value that differs from its default counts as given."""
+    path = getattr(args, "config", None)
+    if not path or getattr(args, "config_file", None) is not None:
+        return args
+    from rotationlab import configfile
+    if argv is not None:
+        explicit = _explicit_dests(argv)
+    else:
+        defaults = vars(build_parser().parse_args([args.command]))
+        explicit = {k for k, v in vars(args).items() if k not in defaults or defaults[k] != v}
+    return configfile.apply(args, configfile.load(path), explicit)
+
+
+def config_from_args(args, argv=None):
+    """Parsed arguments plus their optional ``--config`` TOML file (command-line flags win) ->
+    :class:`RunConfig`. For any command with the strategy, data and execution arguments."""
+    return make_config(apply_config(args, argv))
 
 
 def _policy(args):
@@ -156,14 +253,43 @@ def make_config(args):
                      start=args.start, end=args.end, execution=ex, align=_policy(args))
 
 
+def symbols_of(config) -> list[str]:
+    """Every symbol a run of ``config`` uses: signal, traded and benchmark."""
+    from types import SimpleNamespace
+
+    from rotationlab.config import resolve_params
+    cls, values = resolve_params(config.strategy, config.params)
+    roles = cls.symbols(SimpleNamespace(**values))
+    return list(dict.fromkeys([*roles["signal"], *roles["traded"], *([config.benchmark] if config.benchmark else [])]))
+
+
+def _check_config_symbols(args, configs) -> None:
+    fc = getattr(args, "config_file", None)
+    if fc is not None:
+        from rotationlab.configfile import check_symbols
+        for cfg in configs:
+            check_symbols(fc, symbols_of(cfg), f"strategy {cfg.strategy}")
+
+
+def _write_manifest(args, out, kind, config, data):
+    from rotationlab import manifest as MF
+    man = MF.build(kind, config, data, seed=getattr(args, "seed", 0), config_file=getattr(args, "config_file", None))
+    if getattr(args, "_argv", None) is not None:
+        man["command"] = ["run_backtest.py", *args._argv]
+    MF.write(out, man)
+
+
 def cmd_run(args) -> int:
     from reports.build import write_report
     from rotationlab.engine import run
     config = make_config(args)
+    _check_config_symbols(args, [config])
     out = Path(args.out) if args.out else Path("output") / (
         f"{config.strategy}-{hashlib.sha256(config.to_json().encode()).hexdigest()[:10]}")
     result = run(config)
     paths = write_report(result, out, pdf=not args.no_pdf)
+    _write_manifest(args, out, "run", {"run": config.to_dict(), "resolved_params": result.config["params"]},
+                    result.provenance)
     m = paths["metrics"]["metrics"]
     print(f"{result.strategy}: {result.provenance['period']['trade_from']} to "
           f"{result.provenance['period']['trade_to']}, CAGR {m['cagr']:.2%}, Sharpe {m['sharpe']:.2f}, "
@@ -181,11 +307,20 @@ def cmd_compare(args) -> int:
     configs = [make_config(argparse.Namespace(**{**vars(args), "strategy": key, "param": params}))
                for key, params in specs]
     labelled = with_baselines(configs, baselines=not args.no_baselines)
+    _check_config_symbols(args, [cfg for _, cfg in labelled])
     ident = json.dumps([[label, cfg.to_dict()] for label, cfg in labelled], sort_keys=True)
     out = Path(args.out) if args.out else Path("output") / f"compare-{hashlib.sha256(ident.encode()).hexdigest()[:10]}"
     results = run_comparison(labelled)
     report = write_comparison(results, out, pdf=not args.no_pdf)
     first = next(iter(results.values()))
+    symbols = {}
+    for r in results.values():
+        for sym, meta in r.provenance.get("symbols", {}).items():
+            symbols.setdefault(sym, meta)
+    _write_manifest(args, out, "compare", {"strategies": [[label, cfg.to_dict()] for label, cfg in labelled]},
+                    {"symbols": symbols, "alignment": first.provenance.get("alignment"),
+                     "period": first.provenance.get("period"),
+                     "by_strategy": {lab: r.provenance for lab, r in results.items()}})
     print(f"{len(results)} strategies, {first.provenance['period']['trade_from']} to "
           f"{first.provenance['period']['trade_to']}, benchmark {first.config.get('benchmark') or 'none'}:")
     width = max(len(label) for label in results)
@@ -194,6 +329,54 @@ def cmd_compare(args) -> int:
         print(f"  {label:<{width}}  CAGR {m['cagr']:7.2%}  Sharpe {m['sharpe']:5.2f}  "
               f"max drawdown {m['max_drawdown']:7.2%}  {m['n_trades']:>5} trades")
     print(f"wrote {out}/: " + ", ".join(sorted(p.name for p in out.iterdir())))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    import signal
+
+    from reports.sweep_report import parse_heatmap, top_text, write_sweep_report
+    from rotationlab import sweep as S
+    from rotationlab.engine import load_data
+    from rotationlab.errors import UserError
+    base = make_config(args)
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: give at least 1 worker process")
+    if args.top < 1:
+        raise UserError(f"--top {args.top}: give at least 1 row")
+    grid = S.merge_grid(getattr(args, "config_grid", None), args.grid)
+    spec = S.build_spec(base, grid, args.constraint, args.metric)
+    heat = parse_heatmap(args.heatmap, spec)
+    fc = getattr(args, "config_file", None)
+    if fc is not None:
+        from rotationlab.configfile import check_symbols
+        check_symbols(fc, spec.symbols, f"the grid of {base.strategy}")
+    client = S.connect(args.dask_scheduler) if args.dask_scheduler else None
+    out = Path(args.out) if args.out else Path("output") / f"sweep-{spec.config_hash()[:10]}"
+    data = load_data(base, spec.symbols)
+
+    def _term(signum, frame):
+        raise KeyboardInterrupt
+    old = signal.signal(signal.SIGTERM, _term) if S.is_main_thread() else None
+    try:
+        outcome = S.run_sweep(spec, data, out, jobs=args.jobs, dask_scheduler=args.dask_scheduler, client=client,
+                              resume=args.resume, progress=not args.no_progress, seed=getattr(args, "seed", 0),
+                              config_file=fc, command=["run_backtest.py", *getattr(args, "_argv", [])])
+    except S.SweepStopped as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+    report = write_sweep_report(spec, out, data, outcome.manifest, outcome, heatmap=heat, top=args.top,
+                                pdf=not args.no_pdf)
+    where = f"Dask scheduler {args.dask_scheduler}" if args.dask_scheduler else \
+        f"{min(args.jobs or S.default_jobs(), max(outcome.computed, 1))} local job(s)"
+    print(f"sweep {base.strategy}: {outcome.total} combinations ({outcome.computed} computed on {where}, "
+          f"{outcome.reused} already in sweep.csv), {outcome.errors} failed, {outcome.seconds:.1f} s")
+    print(f"top {len(report['top'])} by {spec.metric}:")
+    print(top_text(report["top"], spec, spec.metric))
+    print(f"wrote {out}/: " + ", ".join(sorted(p.name for p in out.iterdir() if not p.name.startswith("."))))
     return 0
 
 
@@ -208,7 +391,35 @@ def cmd_list(args) -> int:
     return 0
 
 
-COMMANDS = {"data": cmd_data, "run": cmd_run, "compare": cmd_compare, "list": cmd_list}
+def cmd_study(args) -> int:
+    from reports.study_report import write_study
+    from rotationlab.study import event_study
+    config = make_config(args)
+    try:
+        horizons = [int(h) for h in args.horizons.split(",") if h.strip()]
+    except ValueError:
+        raise UserError(f"--horizons {args.horizons!r}: give whole numbers of days, e.g. 1,5,20") from None
+    if args.entry_lag < 0 or args.n_boot < 10 or args.n_null < 10:
+        raise UserError("--entry-lag must be >= 0 and --n-boot, --n-null at least 10")
+    key = hashlib.sha256((config.to_json() + f"{horizons}{args.entry_lag}{args.n_boot}{args.n_null}{args.seed}")
+                         .encode()).hexdigest()[:10]
+    out = Path(args.out) if args.out else Path("output") / f"study-{config.strategy}-{key}"
+    st = event_study(config, horizons=horizons, entry_lag=args.entry_lag, n_boot=args.n_boot,
+                     n_null=args.n_null, seed=args.seed)
+    write_study(st, out, pdf=not args.no_pdf)
+    s = st.summary
+    print(f"{config.strategy}: {s['n_triggers']} trigger days ({s['n_trigger_onsets']} episodes)")
+    for h in s["horizons"]:
+        r = s["results"].get(f"rotation_minus_growth_{h}d", {})
+        if "mean" in r:
+            print(f"  rotation minus growth, {h:>3}d: mean {r['mean']:+.2%}  CI {r['ci_low']:+.2%}..{r['ci_high']:+.2%}"
+                  f"  p(shifted dates) {r['p_value_two_sided_cluster']:.3f}  p(random dates) {r['p_value_two_sided']:.3f}")
+    print(f"wrote {out}/: " + ", ".join(sorted(p.name for p in out.iterdir())))
+    return 0
+
+
+COMMANDS = {"data": cmd_data, "run": cmd_run, "compare": cmd_compare, "list": cmd_list, "study": cmd_study,
+            "sweep": cmd_sweep}
 
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):
@@ -217,14 +428,19 @@ def _showwarning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.command is None:  # no subcommand: the default run
-        args = parser.parse_args([*(["--debug"] if args.debug else []), "run"])
+        argv = [*(["--debug"] if args.debug else []), "run"]
+        args = parser.parse_args(argv)
+    args._argv = argv
     warnings.showwarning = _showwarning
     if not args.debug:  # third-party chatter (yfinance's own deprecations and retry logs)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         logging.getLogger("yfinance").setLevel(logging.CRITICAL)
     try:
+        if getattr(args, "config", None):
+            apply_config(args, argv)
         return COMMANDS[args.command](args)
     except UserError as exc:
         if args.debug:

@@ -1,0 +1,239 @@
+"""Event study of a signal strategy's trigger: what followed each Dow-over-Nasdaq divergence?
+
+For every trigger date (a close at which the rule's trigger condition held) it measures the
+forward returns of the rotation basket, of growth, and of rotation minus growth at several
+horizons, then asks whether those outcomes differ from what the same number of randomly chosen
+eligible days would show (random-date null), with block-bootstrap confidence intervals for the
+mean (forward windows overlap, so neighbouring events are not independent).
+
+Forward returns start at the close of the day *after* the trigger (``entry_lag=1``): the signal is
+known at the trigger's close, so the first close one could hold from is the next one. Each basket
+is bought and held over the horizon at its weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from rotationlab import stats
+from rotationlab.config import RunConfig, resolve_params
+from rotationlab.engine import run
+from rotationlab.errors import UserError
+from rotationlab.results import RunResult
+
+HORIZONS = (1, 5, 20, 60, 120)
+
+
+def basket_forward(closes: pd.DataFrame, weights: dict, horizon: int, entry_lag: int) -> pd.Series:
+    """Forward return of a buy-and-hold basket from close ``t+entry_lag`` to ``t+entry_lag+horizon``,
+    indexed by ``t`` (NaN where the window leaves the data or a member has no price)."""
+    total = pd.Series(0.0, index=closes.index)
+    for s, w in weights.items():
+        p = closes[s]
+        start, end = p.shift(-entry_lag), p.shift(-(entry_lag + horizon))
+        total = total + w * (end / start - 1.0)
+    return total
+
+
+def independent(dates: pd.DatetimeIndex, calendar: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
+    """Greedy non-overlapping subset: each kept event starts at least ``horizon`` bars after the
+    previous kept one."""
+    pos = calendar.get_indexer(dates)
+    kept, last = [], None
+    for d, p in zip(dates, pos):
+        if last is None or p - last >= horizon:
+            kept.append(d)
+            last = p
+    return pd.DatetimeIndex(kept)
+
+
+@dataclass
+class EventStudy:
+    events: pd.DataFrame            # date index: spread, then <leg>_<h>d forward returns
+    paths: dict                     # leg -> DataFrame (events x day 0..max horizon) cumulative returns
+    null_paths: dict                # leg -> DataFrame (low/median/high x day): cluster-preserving null
+    path_ci: dict                   # leg -> DataFrame (low/high x day): bootstrap band of the mean path
+    summary: dict                   # study.json content (without the run header)
+    result: RunResult               # the strategy run that produced the triggers
+    legs: dict = field(default_factory=dict)
+
+
+def _bootstrap_path_band(paths: np.ndarray, *, n_boot: int, alpha: float, block: int, rng, days) -> pd.DataFrame:
+    """Stationary block bootstrap (arch) of the mean path over events, as low/high quantiles by day."""
+    from arch.bootstrap import StationaryBootstrap
+    bs = StationaryBootstrap(block, paths, seed=rng)
+    means = np.stack([data[0][0].mean(axis=0) for data in bs.bootstrap(n_boot)])
+    return pd.DataFrame(np.quantile(means, [alpha / 2, 1 - alpha / 2], axis=0), index=["low", "high"], columns=days)
+
+
+def study_legs(result: RunResult) -> dict:
+    p = SimpleNamespace(**result.config["params"])
+    if not hasattr(p, "rotation_symbols") or not hasattr(p, "growth_symbols"):
+        raise UserError(f"strategy {result.strategy} has no rotation and growth baskets to study; "
+                        "use dow_nasdaq_divergence (or a rule with rotation_symbols and growth_symbols)")
+    rot = list(p.rotation_symbols)
+    w = list(getattr(p, "rotation_weights", []) or [])
+    rotation = dict(zip(rot, map(float, w))) if w else {s: 1.0 / len(rot) for s in rot}
+    total = sum(rotation.values())
+    rotation = {s: v / total for s, v in rotation.items()}
+    growth = {s: 1.0 / len(p.growth_symbols) for s in p.growth_symbols}
+    return {"rotation": rotation, "growth": growth}
+
+
+def event_study(config: RunConfig, *, horizons=HORIZONS, entry_lag: int = 1, n_boot: int = 1000,
+                n_null: int = 2000, seed: int = 0, data=None, alpha: float = 0.05) -> EventStudy:
+    cls, _ = resolve_params(config.strategy, config.params)
+    if not cls.has_signal:
+        raise UserError(f"strategy {config.strategy} logs no trigger; study needs a signal strategy "
+                        "such as dow_nasdaq_divergence")
+    horizons = tuple(sorted({int(h) for h in horizons}))
+    if not horizons or horizons[0] < 1:
+        raise UserError("--horizons must be positive whole numbers of trading days, e.g. 1,5,20")
+    result = run(config, data=data)
+    legs = study_legs(result)
+    closes = result.closes
+    sig = result.signals
+    eligible_days = sig.index[sig["state"] != "warmup"]
+    triggers = sig.index[sig["triggered"].astype(bool)]
+    if len(triggers) == 0:
+        raise UserError(f"the rule never triggered between {sig.index[0]:%Y-%m-%d} and {sig.index[-1]:%Y-%m-%d}; "
+                        "lower threshold or lookback_days, or widen the period")
+
+    fwd = {}
+    for h in horizons:
+        r = basket_forward(closes, legs["rotation"], h, entry_lag)
+        g = basket_forward(closes, legs["growth"], h, entry_lag)
+        fwd[("rotation", h)], fwd[("growth", h)], fwd[("rotation_minus_growth", h)] = r, g, r - g
+
+    events = pd.DataFrame({"spread": sig.loc[triggers, "spread"]}, index=triggers)
+    for (leg, h), series in fwd.items():
+        events[f"{leg}_{h}d"] = series.reindex(triggers)
+    events.index.name = "date"
+
+    rng = np.random.default_rng(seed)
+    summary = {"horizons": list(horizons), "entry_lag": entry_lag, "seed": seed, "n_boot": n_boot,
+               "n_null": n_null, "alpha": alpha, "n_triggers": int(len(triggers)),
+               "n_trigger_onsets": int((sig["triggered"].astype(bool) & ~sig["triggered"].astype(bool).shift(1, fill_value=False)).sum()),
+               "eligible_days": int(len(eligible_days)), "legs": legs, "results": {}}
+    for (leg, h), series in fwd.items():
+        ev = series.reindex(triggers).dropna()
+        pool = series.reindex(eligible_days).dropna()
+        key = f"{leg}_{h}d"
+        if len(ev) < 2:
+            summary["results"][key] = {"n_events": int(len(ev))}
+            continue
+        ind = independent(ev.index, closes.index, h)
+        # forward windows of neighbouring triggers overlap: resample blocks at least h events long
+        ci = stats.mean_ci_block_bootstrap(ev.to_numpy(), n_boot=n_boot, alpha=alpha, seed=rng,
+                                           min_block_length=min(h, max(1, len(ev) // 4)))
+        null = stats.random_date_null(pool, len(ev), observed=float(ev.mean()), n_draws=n_null, seed=rng,
+                                      band_alpha=alpha)
+        shift = stats.circular_shift_null(pool, ev.index, n_draws=n_null, seed=rng, band_alpha=alpha,
+                                          min_shift=h + entry_lag)
+        summary["results"][key] = {
+            "leg": leg, "horizon_days": h, "n_events": int(len(ev)), "n_independent": int(len(ind)),
+            "mean": float(ev.mean()), "median": float(ev.median()), "hit_rate": float((ev > 0).mean()),
+            "mean_independent": float(ev.reindex(ind).mean()),
+            "ci_low": ci["low"], "ci_high": ci["high"], "block_length": ci["block_length"],
+            "null_mean": null["null_mean"], "null_low": null["null_low"], "null_high": null["null_high"],
+            "p_value_two_sided": null["p_value_two_sided"], "p_value_greater": null["p_value_greater"],
+            "p_value_less": null["p_value_less"],
+            "p_value_two_sided_cluster": shift["p_value_two_sided"],
+            "p_value_greater_cluster": shift["p_value_greater"],
+            "cluster_null_low": shift["null_low"], "cluster_null_high": shift["null_high"],
+            "unconditional_mean": float(pool.mean()),
+        }
+
+    # Mean forward paths (day 0..max horizon) for the figures: a block-bootstrap band around the
+    # events' mean path, and the cluster-preserving (circular shift) null band.
+    hmax = max(horizons)
+    paths, null_paths, path_ci = {}, {}, {}
+    days = list(range(0, hmax + 1))
+    for leg in ("rotation", "growth", "rotation_minus_growth"):
+        cols = {}
+        for d in days:
+            if d == 0:
+                cols[d] = pd.Series(0.0, index=closes.index)
+            elif leg == "rotation_minus_growth":
+                cols[d] = (basket_forward(closes, legs["rotation"], d, entry_lag)
+                           - basket_forward(closes, legs["growth"], d, entry_lag))
+            else:
+                cols[d] = basket_forward(closes, legs[leg], d, entry_lag)
+        full = pd.DataFrame(cols)
+        pool = full.reindex(eligible_days).dropna()
+        ev_paths = full.reindex(triggers).dropna()
+        paths[leg] = ev_paths
+        if len(ev_paths) < 2 or len(pool) < 3:
+            continue
+        path_ci[leg] = _bootstrap_path_band(ev_paths.to_numpy(), n_boot=min(n_boot, 500), alpha=alpha,
+                                            block=max(1, min(hmax, len(ev_paths) // 4)), rng=rng, days=days)
+        pos = pool.index.get_indexer(ev_paths.index)
+        pos = pos[pos >= 0]
+        arr = pool.to_numpy()
+        lo = max(1, min(hmax + entry_lag, (len(pool) - 1) // 2))
+        offsets = rng.integers(lo, len(pool) - lo + 1, size=min(n_null, 500))
+        draws = np.stack([arr[(pos + k) % len(pool)].mean(axis=0) for k in offsets])
+        null_paths[leg] = pd.DataFrame(np.quantile(draws, [alpha / 2, 0.5, 1 - alpha / 2], axis=0),
+                                       index=["low", "median", "high"], columns=days)
+    summary["path_method"] = ("mean cumulative forward return of the events by day; band: stationary block "
+                              "bootstrap over events; null band: the event dates circularly shifted along "
+                              "the eligible days (keeps their clustering)")
+    return EventStudy(events=events, paths=paths, null_paths=null_paths, path_ci=path_ci, summary=summary,
+                      result=result, legs=legs)
+
+
+LAGS = ("same_close", "next_open", "next_close", "second_open")
+
+
+def lag_sensitivity(config: RunConfig, data=None, metrics_fn=None) -> pd.DataFrame:
+    """The same rule and data filled at the same close, the next open, the next close and the
+    open two days later: how much of the edge survives execution delay."""
+    from dataclasses import replace
+
+    from reports.metrics import compute_metrics
+    metrics_fn = metrics_fn or compute_metrics
+    rows = {}
+    for fill in LAGS:
+        res = run(replace(config, execution=replace(config.execution, fill=fill)), data=data)
+        m = metrics_fn(res)["metrics"]
+        rows[fill] = {k: m.get(k) for k in ("cagr", "sharpe", "max_drawdown", "excess_cagr", "n_trades")}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "fill"
+    base = table.loc["same_close", "cagr"]
+    bench = base - table.loc["same_close", "excess_cagr"] if "excess_cagr" in table and pd.notna(
+        table.loc["same_close", "excess_cagr"]) else None
+    if bench is not None and base != bench:
+        table["edge_kept"] = (table["cagr"] - bench) / (base - bench)
+    return table
+
+
+def breakdowns(result: RunResult) -> dict:
+    """Strategy and benchmark returns by decade, and strategy returns by signal state."""
+    r = result.returns
+    out = {}
+    b = result.benchmark_returns
+    decades = (r.index.year // 10) * 10
+    rows = {}
+    for dec, part in r.groupby(decades):
+        years = len(part) / 252
+        row = {"days": int(len(part)), "cagr": float((1 + part).prod() ** (1 / years) - 1) if years else np.nan,
+               "sharpe": float(part.mean() / part.std() * np.sqrt(252)) if part.std() > 0 else np.nan}
+        if b is not None:
+            bp = b.reindex(part.index).fillna(0.0)
+            row["benchmark_cagr"] = float((1 + bp).prod() ** (1 / years) - 1) if years else np.nan
+        rows[f"{dec}s"] = row
+    out["by_decade"] = rows
+    if result.signals is not None:
+        # state at the previous close decides what is held today
+        state = result.signals["state"].shift(1).reindex(r.index)
+        by = {}
+        for st, part in r.groupby(state):
+            by[str(st)] = {"days": int(len(part)), "mean_daily": float(part.mean()),
+                           "annualised": float((1 + part.mean()) ** 252 - 1),
+                           "hit_rate": float((part > 0).mean())}
+        out["by_signal_state"] = by
+    return out
