@@ -49,18 +49,23 @@ def report_figures(result: RunResult, color: str | None = None, label: str | Non
     return figs
 
 
-def write_report(result: RunResult, out: str | Path, pdf: bool = True) -> dict:
+def write_report(result: RunResult, out: str | Path, pdf: bool = True, seed: int = 0) -> dict:
     """Write ``out``/: CSVs and metrics.json (via :func:`write_run`), one PNG per figure and,
-    if ``pdf``, report.pdf (cover, metrics, figures, trades, execution assumptions)."""
+    if ``pdf``, report.pdf (cover, metrics, "more than luck?" statistics, figures, trades,
+    execution assumptions)."""
+    from reports.stats_page import statistics_page
+    from rotationlab.runstats import run_statistics
     out = Path(out)
     metrics = compute_metrics(result)
+    metrics["statistics"] = run_statistics(result, seed=seed)
     write_run(result, out, metrics)
     figs = report_figures(result)
     try:
         for name, fig in figs.items():
             atomic_write_bytes(out / f"{name}.png", png_bytes(fig))
         if pdf:
-            pages = [P.cover_page(result, metrics), P.metrics_page(result, metrics), *figs.values(),
+            pages = [P.cover_page(result, metrics), P.metrics_page(result, metrics),
+                     statistics_page(result, metrics), *figs.values(),
                      P.trades_page(result, metrics), P.execution_page(result, metrics)]
             P.write_pdf(pages, out / "report.pdf", title=f"Rotation Lab report: {result.strategy}")
     finally:

@@ -199,17 +199,46 @@ def cover_page(st):
     return fig
 
 
-def write_study(st, out: str | Path, pdf: bool = True, header: dict | None = None) -> dict:
+def lag_page(st, lag: pd.DataFrame):
+    """The execution-lag table: the same rule filled ever later."""
+    W, H = FIGSIZE
+    labels = {"same_close": "same close (study option)", "next_open": "next open (default)",
+              "next_close": "next close", "second_open": "open two days later"}
+    rows = []
+    for fill, r in lag.iterrows():
+        rows.append([labels.get(fill, fill), _fmt_pct(r["cagr"]), f"{r['sharpe']:.2f}", _fmt_pct(r["max_drawdown"]),
+                     _fmt_pct(r.get("excess_cagr")), f"{int(r['n_trades']):,}",
+                     "n/a" if pd.isna(r.get("edge_kept", np.nan)) else f"{r['edge_kept']:.0%}"])
+    with style():
+        fig = P._page("How much of the edge survives execution delay?",
+                      f"{st.result.strategy}, {_title_period(st)}; same data, parameters and costs, only the fill changes")
+        P._table(fig, [0.4 / W, 0.55, 1 - 0.8 / W, 0.05 * (len(rows) + 1)],
+                 ["fill", "CAGR", "Sharpe", "max drawdown", "excess CAGR", "trades", "edge kept"], rows,
+                 widths=[2.6, 1, 1, 1.2, 1.2, 0.9, 1], aligns=["left"] + ["right"] * 6, gid="lag_table")
+        note = P.Column(fig, 0.4, H * 0.5, W - 0.8, 0.3)
+        note.para("edge kept: excess CAGR over the benchmark relative to the same-close fill (the most optimistic, "
+                  "not tradable as stated). A rule whose edge vanishes with a day of delay is reacting to noise "
+                  "that cannot be traded.", size=9.5, color="0.3")
+    return fig
+
+
+def write_study(st, out: str | Path, pdf: bool = True, header: dict | None = None,
+                lag: pd.DataFrame | None = None) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     events = st.events.copy()
     atomic_write_text(out / "events.csv", events.to_csv(date_format="%Y-%m-%d", lineterminator="\n"))
     doc = {**st.summary, "run": st.result.header(), **(header or {})}
+    if lag is not None:
+        doc["execution_lag"] = lag.to_dict(orient="index")
     atomic_write_text(out / "study.json", dump_json(doc))
     figs = {name: f(st) for name, f in FIGURES.items()}
     for name, fig in figs.items():
         atomic_write_bytes(out / f"{name}.png", png_bytes(fig))
     if pdf:
-        P.write_pdf([cover_page(st), summary_page(st), *figs.values()], out / "report.pdf",
+        pages = [cover_page(st), summary_page(st), *figs.values()]
+        if lag is not None:
+            pages.append(lag_page(st, lag))
+        P.write_pdf(pages, out / "report.pdf",
                     title=f"Rotation Lab event study: {st.result.strategy}")
     return {"out": out, "summary": st.summary}

@@ -406,7 +406,9 @@ def cmd_study(args) -> int:
     out = Path(args.out) if args.out else Path("output") / f"study-{config.strategy}-{key}"
     st = event_study(config, horizons=horizons, entry_lag=args.entry_lag, n_boot=args.n_boot,
                      n_null=args.n_null, seed=args.seed)
-    write_study(st, out, pdf=not args.no_pdf)
+    from rotationlab.study import lag_sensitivity
+    lag = lag_sensitivity(config, data=st.data)
+    write_study(st, out, pdf=not args.no_pdf, lag=lag)
     s = st.summary
     print(f"{config.strategy}: {s['n_triggers']} trigger days ({s['n_trigger_onsets']} episodes)")
     for h in s["horizons"]:
@@ -414,6 +416,10 @@ def cmd_study(args) -> int:
         if "mean" in r:
             print(f"  rotation minus growth, {h:>3}d: mean {r['mean']:+.2%}  CI {r['ci_low']:+.2%}..{r['ci_high']:+.2%}"
                   f"  p(shifted dates) {r['p_value_two_sided_cluster']:.3f}  p(random dates) {r['p_value_two_sided']:.3f}")
+    kept = lag.loc["next_open", "edge_kept"] if "edge_kept" in lag else float("nan")
+    print(f"  execution lag: CAGR same close {lag.loc['same_close', 'cagr']:.2%}, next open "
+          f"{lag.loc['next_open', 'cagr']:.2%}, next close {lag.loc['next_close', 'cagr']:.2%}, two days later "
+          f"{lag.loc['second_open', 'cagr']:.2%}" + (f" (edge kept at next open {kept:.0%})" if kept == kept else ""))
     print(f"wrote {out}/: " + ", ".join(sorted(p.name for p in out.iterdir())))
     return 0
 

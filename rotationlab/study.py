@@ -59,6 +59,7 @@ class EventStudy:
     path_ci: dict                   # leg -> DataFrame (low/high x day): bootstrap band of the mean path
     summary: dict                   # study.json content (without the run header)
     result: RunResult               # the strategy run that produced the triggers
+    data: dict | None = None        # the bars used (reused for the execution-lag runs)
     legs: dict = field(default_factory=dict)
 
 
@@ -68,6 +69,13 @@ def _bootstrap_path_band(paths: np.ndarray, *, n_boot: int, alpha: float, block:
     bs = StationaryBootstrap(block, paths, seed=rng)
     means = np.stack([data[0][0].mean(axis=0) for data in bs.bootstrap(n_boot)])
     return pd.DataFrame(np.quantile(means, [alpha / 2, 1 - alpha / 2], axis=0), index=["low", "high"], columns=days)
+
+
+def _needed(cls, config: RunConfig) -> list:
+    _, values = resolve_params(config.strategy, config.params)
+    roles = cls.symbols(SimpleNamespace(**values))
+    extra = [config.benchmark] if config.benchmark else []
+    return list(dict.fromkeys([*roles["signal"], *roles["traded"], *extra]))
 
 
 def study_legs(result: RunResult) -> dict:
@@ -93,6 +101,9 @@ def event_study(config: RunConfig, *, horizons=HORIZONS, entry_lag: int = 1, n_b
     horizons = tuple(sorted({int(h) for h in horizons}))
     if not horizons or horizons[0] < 1:
         raise UserError("--horizons must be positive whole numbers of trading days, e.g. 1,5,20")
+    if data is None:
+        from rotationlab.engine import load_data
+        data = load_data(config, _needed(cls, config))
     result = run(config, data=data)
     legs = study_legs(result)
     closes = result.closes
@@ -183,7 +194,7 @@ def event_study(config: RunConfig, *, horizons=HORIZONS, entry_lag: int = 1, n_b
                               "bootstrap over events; null band: the event dates circularly shifted along "
                               "the eligible days (keeps their clustering)")
     return EventStudy(events=events, paths=paths, null_paths=null_paths, path_ci=path_ci, summary=summary,
-                      result=result, legs=legs)
+                      result=result, legs=legs, data=data)
 
 
 LAGS = ("same_close", "next_open", "next_close", "second_open")
@@ -209,31 +220,3 @@ def lag_sensitivity(config: RunConfig, data=None, metrics_fn=None) -> pd.DataFra
     if bench is not None and base != bench:
         table["edge_kept"] = (table["cagr"] - bench) / (base - bench)
     return table
-
-
-def breakdowns(result: RunResult) -> dict:
-    """Strategy and benchmark returns by decade, and strategy returns by signal state."""
-    r = result.returns
-    out = {}
-    b = result.benchmark_returns
-    decades = (r.index.year // 10) * 10
-    rows = {}
-    for dec, part in r.groupby(decades):
-        years = len(part) / 252
-        row = {"days": int(len(part)), "cagr": float((1 + part).prod() ** (1 / years) - 1) if years else np.nan,
-               "sharpe": float(part.mean() / part.std() * np.sqrt(252)) if part.std() > 0 else np.nan}
-        if b is not None:
-            bp = b.reindex(part.index).fillna(0.0)
-            row["benchmark_cagr"] = float((1 + bp).prod() ** (1 / years) - 1) if years else np.nan
-        rows[f"{dec}s"] = row
-    out["by_decade"] = rows
-    if result.signals is not None:
-        # state at the previous close decides what is held today
-        state = result.signals["state"].shift(1).reindex(r.index)
-        by = {}
-        for st, part in r.groupby(state):
-            by[str(st)] = {"days": int(len(part)), "mean_daily": float(part.mean()),
-                           "annualised": float((1 + part.mean()) ** 252 - 1),
-                           "hit_rate": float((part > 0).mean())}
-        out["by_signal_state"] = by
-    return out

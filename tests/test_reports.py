@@ -312,7 +312,7 @@ def test_pdf_pages_and_text(report_dir, result):
     out, paths = report_dir
     reader, pages = _pdf_text(out / "report.pdf")
     assert len(pages) >= 6
-    assert len(pages) == 2 + len(FIGURES) + 2  # cover, metrics, figures, trades, execution
+    assert len(pages) == 3 + len(FIGURES) + 2  # cover, metrics, statistics, figures, trades, execution
     cover = " ".join(pages[0].split())
     assert result.strategy in cover and "Parameters" in cover and "Data provenance" in cover
     assert " ".join(result.rule.split()[:8]) in cover
@@ -327,7 +327,8 @@ def test_pdf_pages_and_text(report_dir, result):
         assert M.fmt(m[key], kind) in table, key
         if key in bm:
             assert M.fmt(bm[key], kind) in table, key
-    assert "Equity" in pages[2] and "Drawdown" in pages[3] and "Allocation" in pages[4]
+    assert "Is the edge more than luck?" in pages[2]
+    assert "Equity" in pages[3] and "Drawdown" in pages[4] and "Allocation" in pages[5]
     trades = pages[-2]
     assert f"{len(result.trades):,} fills" in trades
     first = result.trades.iloc[0]

@@ -86,6 +86,7 @@ def test_study_command_on_the_sample(tmp_path, capsys):
                                                          for leg in ("rotation", "growth", "rotation_minus_growth")]
     doc = json.loads((out / "study.json").read_text())
     assert doc["seed"] == 3 and doc["n_triggers"] == len(events)
+    assert set(doc["execution_lag"]) == {"same_close", "next_open", "next_close", "second_open"}
     r = doc["results"]["rotation_minus_growth_20d"]
     assert all(0 < r[k] <= 1 for k in r if "p_value" in k)
     for name in ("study_paths.png", "study_events.png", "study_distribution.png", "report.pdf"):
@@ -93,6 +94,7 @@ def test_study_command_on_the_sample(tmp_path, capsys):
     from pypdf import PdfReader
     text = "".join(p.extract_text() for p in PdfReader(out / "report.pdf").pages)
     assert "Forward returns after the triggers" in text and f"{r['p_value_two_sided_cluster']:.3f}" in text
+    assert "survives execution delay" in text
 
 
 @pytest.mark.parametrize("argv, needle", [
