@@ -80,30 +80,28 @@ def load_data(config: RunConfig, symbols) -> dict[str, Bars]:
     return bars
 
 
-def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
-    """Run ``config``; ``data`` (symbol -> Bars) replaces loading from ``config.source``."""
-    cls, values = resolve_params(config.strategy, config.params)
-    p = SimpleNamespace(**values)
-    roles = cls.symbols(p)
-    traded = list(dict.fromkeys(roles["traded"]))
-    needed = list(dict.fromkeys([*roles["signal"], *traded] + ([config.benchmark] if config.benchmark else [])))
-    warmup = cls.warmup_bars(p)
-    if data is None:
-        data = load_data(config, needed)
-    else:
-        missing = [s for s in needed if s not in data]
-        if missing:
-            raise UserError(f"no data for {', '.join(missing)}; add them to the data given")
-        data = {s: data[s] for s in needed}
-        if config.start or config.end:
-            lo = (pd.Timestamp(config.start) - pd.Timedelta(days=_calendar_days(warmup))) if config.start else None
-            data = {s: b.between(lo, config.end) for s, b in data.items()}
+def layout(config: RunConfig, data: dict[str, Bars], needed: list[str], warmup: int) -> dict:
+    """The calendar and arrays a run of ``config`` trades on: the data sliced with the warm-up
+    margin, aligned, cut to the common end; ``trade_from``; the warm-up bars before it kept, older
+    ones dropped. Shared by the engine and the fast engine so both see the same bars.
 
+    Returns ``data`` (the sliced bars), ``panel``, ``calendar``, ``frames``, ``closes`` and
+    ``opens`` (symbol -> ndarray on the calendar, NaN before a symbol's first bar), ``trade_from``
+    and ``order`` (feeds, the clock first).
+    """
+    missing = [s for s in needed if s not in data]
+    if missing:
+        raise UserError(f"no data for {', '.join(missing)}; add them to the data given")
+    data = {s: data[s] for s in needed}
+    if config.start or config.end:
+        lo = (pd.Timestamp(config.start) - pd.Timedelta(days=_calendar_days(warmup))) if config.start else None
+        data = {s: b.between(lo, config.end) for s, b in data.items()}
     common_end = min(b.frame.index[-1] for b in data.values())
     panel = align(data, config.align)
     calendar = panel.calendar[panel.calendar <= common_end]
     frames = {s: f.loc[:common_end] for s, f in panel.frames.items()}
-    closes = {s: panel.closes()[s].reindex(calendar).to_numpy(dtype="float64") for s in needed}
+    all_closes = panel.closes()
+    closes = {s: all_closes[s].reindex(calendar).to_numpy(dtype="float64") for s in needed}
 
     # Trading starts once every symbol has its warm-up history (or at --start, if later); a
     # symbol listed after an explicit --start joins when its data begins.
@@ -122,15 +120,34 @@ def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
     calendar = calendar[calendar >= keep_from]
     frames = {s: f.loc[keep_from:] for s, f in frames.items()}
     closes = {s: c[-len(calendar):] for s, c in closes.items()}
+    order = sorted(needed, key=lambda s: (frames[s].index[0], needed.index(s)))
+    if frames[order[0]].index[0] != calendar[0] or len(frames[order[0]].loc[:calendar[-1]]) != len(calendar):
+        raise UserError("the symbols' calendars do not nest (use the union alignment policy)")
+    opens = {s: frames[s]["open"].reindex(calendar).to_numpy(dtype="float64") for s in needed}
+    return {"data": data, "panel": panel, "calendar": calendar, "frames": frames, "closes": closes,
+            "opens": opens, "trade_from": trade_from, "order": order, "common_end": common_end}
+
+
+def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
+    """Run ``config``; ``data`` (symbol -> Bars) replaces loading from ``config.source``."""
+    cls, values = resolve_params(config.strategy, config.params)
+    p = SimpleNamespace(**values)
+    roles = cls.symbols(p)
+    traded = list(dict.fromkeys(roles["traded"]))
+    needed = list(dict.fromkeys([*roles["signal"], *traded] + ([config.benchmark] if config.benchmark else [])))
+    warmup = cls.warmup_bars(p)
+    if data is None:
+        data = load_data(config, needed)
+    given = data
+    lay = layout(config, data, needed, warmup)
+    data, panel, calendar, frames, closes, trade_from = (lay["data"], lay["panel"], lay["calendar"], lay["frames"],
+                                                         lay["closes"], lay["trade_from"])
 
     ex = config.execution
     cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True, quicknotify=True,
                          cheat_on_open=FILL_TIMING[ex.fill][0] == "open")
     # data0 is the clock: the feed that starts first covers every calendar date (union policy).
-    order = sorted(needed, key=lambda s: (frames[s].index[0], needed.index(s)))
-    if frames[order[0]].index[0] != calendar[0] or len(frames[order[0]].loc[:calendar[-1]]) != len(calendar):
-        raise UserError("the symbols' calendars do not nest (use the union alignment policy)")
-    for s in order:
+    for s in lay["order"]:
         f = frames[s].loc[: calendar[-1]]
         cerebro.adddata(FEED(frame=f, name=s))
     cerebro.broker.setcash(ex.cash)
@@ -173,8 +190,10 @@ def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
         else:
             fills[s] = f"{when} {at}" + (" (study option)" if delay == 0 else "")
     provenance = panel.provenance()
+    # identify each series as loaded (whole file or download), not the warm-up slice of it
+    provenance["symbols"] = {s: given[s].meta.to_dict() for s in needed}
     provenance["period"] = {"trade_from": f"{trade_from:%Y-%m-%d}", "trade_to": f"{calendar[-1]:%Y-%m-%d}",
-                            "warmup_bars": warmup, "data_end_cut_to_common": f"{common_end:%Y-%m-%d}"}
+                            "warmup_bars": warmup, "data_end_cut_to_common": f"{lay['common_end']:%Y-%m-%d}"}
     execution = {"fill": ex.fill, "fill_rule": FILLS[ex.fill], "fills_by_symbol": fills,
                  "commission_bps": ex.commission_bps, "slippage_bps": ex.slippage_bps,
                  "cash": ex.cash, "cash_buffer": ex.cash_buffer, "drift_tolerance": ex.drift_tolerance,

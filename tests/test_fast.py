@@ -1,0 +1,308 @@
+"""The fast screening engine agrees with backtrader (rotationlab.engine.run): equity to 1e-6 without
+costs, within the stated tolerance with costs and whole shares; its metrics match reports.metrics;
+its per-combination calendars match the engine's; it refuses what it cannot reproduce; a result
+that disagrees makes confirm() fail loudly."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SHARED_MARKET, needs_shared
+
+from data_feeds import AlignPolicy, get_source
+from rotationlab import fast
+from rotationlab.config import Execution, RunConfig
+from rotationlab.engine import run
+from rotationlab.errors import UserError
+
+ZERO = Execution(commission_bps=0.0, slippage_bps=0.0, cash_buffer=0.0)  # fractional by default
+WHOLE = Execution(fractional=False)  # default costs: 1 bp commission, 2 bp slippage, 1% buffer
+# Costs above the cash buffer: backtrader refuses some buys (Margin) and the rule retries next close.
+TIGHT = Execution(commission_bps=5.0, slippage_bps=10.0, cash_buffer=0.0, fractional=False)
+
+# Every divergence feature at least once: confirm_days > 0, require_opposite_signs, hold_days,
+# exit_threshold, the small-cap confirmation, the golden-cross filter, tech_breakdown_exit and
+# rotation weights (the sample's ^GSPC stands in for small caps).
+SAMPLE_GRID = [
+    {},
+    {"lookback_days": 10, "threshold": 0.01, "confirm_days": 2, "exit_threshold": 0.01},
+    {"lookback_days": 5, "threshold": 0.0, "require_opposite_signs": True, "hold_days": 0},
+    {"lookback_days": 3, "threshold": 0.01, "small_cap_symbol": "^GSPC", "small_cap_confirm": True, "confirm_days": 1},
+    {"lookback_days": 20, "threshold": 0.02, "golden_cross_symbol": "^GSPC", "golden_cross_fast_days": 20,
+     "golden_cross_slow_days": 100, "hold_days": 40, "rotation_symbols": ("^DJI", "^GSPC"),
+     "rotation_weights": (0.5, 0.4)},
+    {"lookback_days": 5, "threshold": 0.01, "tech_breakdown_exit": 50, "hold_days": 5},
+]
+
+
+def _close(a: float, b: float, rel: float = 1e-9) -> bool:
+    if isinstance(b, float) and math.isnan(b):
+        return isinstance(a, float) and math.isnan(a)
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+
+
+_DATA: dict = {}
+
+
+def _backtrader(cfg):
+    """What the comparison needs from one backtrader run (small enough to return from a worker)."""
+    from reports.metrics import compute_metrics
+    bt = run(cfg, data=_DATA["data"])
+    period = bt.provenance["period"]
+    return (bt.equity, len(bt.trades), len(bt.rejected), compute_metrics(bt)["metrics"],
+            (period["trade_from"], period["trade_to"]))
+
+
+def _backtrader_runs(configs, data):
+    """Backtrader runs of ``configs``, in two forked worker processes when possible (the suite
+    runs on 2 cores; each run is independent)."""
+    import multiprocessing as mp
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+    _DATA["data"] = data
+    if len(configs) < 2 or "fork" not in mp.get_all_start_methods() or threading.active_count() > 1:
+        return [_backtrader(c) for c in configs]
+    with warnings.catch_warnings():  # Python >= 3.12 warns about fork beside numpy's BLAS threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork")) as pool:
+            return list(pool.map(_backtrader, configs))
+
+
+def _check_against_backtrader(base, data, sets, tolerance):
+    """Run sets in both engines; compare equity (dates and values), fills and every metric."""
+    res = fast.run_fast(fast.prepare(base, data), sets)
+    refs = _backtrader_runs([fast.config_for(base, ps) for ps in sets], data)
+    worst = 0.0
+    for i, (ps, (equity, n_trades, n_rejected, m, period)) in enumerate(zip(sets, refs)):
+        assert res.errors[i] == ""
+        assert res.dates[i].equals(equity.index), ps  # the same trade_from and calendar
+        diff = fast.equity_difference(res.equity[i], equity.to_numpy())
+        assert diff <= tolerance, (ps, diff)
+        worst = max(worst, diff)
+        assert res.n_fills[i] == n_trades and res.rejected[i] == n_rejected, ps
+        got = res.metrics_row(i)
+        assert set(got) == set(m)
+        bad = {k: (got[k], m[k]) for k in m if not _close(got[k], m[k])}
+        assert not bad, (ps, bad)
+        assert res.period(i) == period
+    return res, worst
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return get_source("sample").load_many(["^DJI", "^IXIC", "^GSPC"])
+
+
+@pytest.fixture(scope="module")
+def etf():
+    return get_source("csv", data_dir=SHARED_MARKET).load_many(["DIA", "QQQ", "IWM", "SPY"])
+
+
+def test_metric_keys_are_the_sweep_columns():
+    from reports.metrics import METRIC_ROWS, RELATIVE
+    assert list(fast.METRIC_KEYS) == [k for k, _, _ in METRIC_ROWS] + ["rejected_orders"]
+    assert fast.RELATIVE_KEYS == RELATIVE
+    assert fast.AGREEMENT_TOLERANCE["zero_cost"] == 1e-6
+
+
+def test_agrees_with_backtrader_without_costs_on_the_sample(sample):
+    res, worst = _check_against_backtrader(RunConfig(execution=ZERO), sample, SAMPLE_GRID, 1e-6)
+    assert worst <= fast.AGREEMENT_TOLERANCE["zero_cost"]
+    assert (res.n_fills > 10).all()
+    assert len({int(n) for n in res.n_fills}) == len(SAMPLE_GRID)  # every combination trades differently
+
+
+def test_agrees_with_backtrader_with_costs_and_whole_shares_on_the_sample(sample):
+    base = RunConfig(start="2011-01-01", execution=WHOLE)
+    _check_against_backtrader(base, sample, SAMPLE_GRID[2:], fast.AGREEMENT_TOLERANCE["costs"])
+
+
+def test_refused_orders_and_execution_keys_in_a_parameter_set(sample):
+    # Execution settings may vary per combination (a sweep grid over costs): keys of Execution.
+    tight = {k: getattr(TIGHT, k) for k in ("commission_bps", "slippage_bps", "cash_buffer", "fractional")}
+    base = RunConfig(start="2009-01-01", end="2013-12-31")
+    sets = [{**SAMPLE_GRID[0], **tight}, {**SAMPLE_GRID[5], **tight, "drift_tolerance": 0.02, "cash": 50_000.0}]
+    res, _ = _check_against_backtrader(base, sample, sets, fast.AGREEMENT_TOLERANCE["costs"])
+    assert (res.rejected > 0).all()  # costs above the cash buffer: backtrader refuses some buys
+
+
+@pytest.mark.parametrize("strategy, params", [
+    ("buy_and_hold", {"symbol": "^IXIC"}),
+    ("static_blend", {"symbols": ("^IXIC", "^DJI"), "weights": (0.6, 0.4)}),
+    ("always_rotated", {"rotation_symbols": ("^DJI", "^GSPC")}),
+    ("golden_cross_timing", {"symbol": "^GSPC", "fast_days": 20, "slow_days": 100}),
+])
+def test_baselines_agree_with_backtrader(sample, strategy, params):
+    base = RunConfig(strategy=strategy, start="2008-01-01", end="2011-12-31", execution=WHOLE)
+    _check_against_backtrader(base, sample, [params], fast.AGREEMENT_TOLERANCE["costs"])
+
+
+def test_confirm_reports_differences_and_fails_loudly_on_a_tampered_result(sample):
+    base = RunConfig(start="2008-01-01", end="2010-12-31", execution=ZERO)
+    sets = SAMPLE_GRID[:2]
+    res = fast.run_fast(fast.prepare(base, sample), sets)
+    diffs = fast.confirm(base, sample, sets[1:], res)  # any subset of the fast results
+    assert diffs.shape == (1,) and diffs.max() <= 1e-6
+    res.equity[1] = res.equity[1].copy()
+    res.equity[1][len(res.equity[1]) // 2] *= 1 + 1e-5
+    res.n_fills[1] += 1
+    with pytest.raises(fast.AgreementError) as err:
+        fast.confirm(base, sample, sets[1:], res)
+    text = str(err.value)
+    assert "equity differs by 1e-05" in text and "lookback_days=10" in text
+    assert "fills (fast)" in text
+    with pytest.raises(ValueError, match="not among the fast results"):
+        fast.confirm(base, sample, [{"lookback_days": 99}], res)
+
+
+def test_combinations_get_the_engine_s_own_trade_from(sample):
+    # Without --start, trading starts once every symbol has the combination's warm-up: a longer
+    # look-back starts later, exactly where the engine starts it.
+    base = RunConfig(end="2001-12-31", execution=ZERO)
+    sets = [{"lookback_days": 1}, {"lookback_days": 60},
+            {"lookback_days": 5, "golden_cross_symbol": "^GSPC", "golden_cross_slow_days": 250}]
+    res, _ = _check_against_backtrader(base, sample, sets, 1e-6)
+    assert len({d[0] for d in res.dates}) == 3
+
+
+def test_the_exact_layout_fallback_agrees_with_backtrader(sample, monkeypatch):
+    # Combinations whose window cannot be derived from the shared alignment run on engine_layout
+    # (the engine's own calendar code); force that path for every combination.
+    monkeypatch.setattr(fast, "_window", lambda *args: None)
+    base = RunConfig(start="2010-01-01", end="2012-12-31", execution=WHOLE)
+    sets = [{}, {"lookback_days": 30, "golden_cross_symbol": "^GSPC", "tech_breakdown_exit": 20}]
+    _check_against_backtrader(base, sample, sets, fast.AGREEMENT_TOLERANCE["costs"])
+
+
+WINDOW_CASES = [  # (start, end, align policy)
+    (None, None, "union"), (None, "2012-12-31", "union"), ("1999-03-01", None, "union"),
+    ("2001-09-17", "2012-12-31", "union"), ("2008-01-02", None, "union"), ("2008-01-02", None, "intersection"),
+    (None, "1999-09-30", "union"),  # too little history for the longer warm-ups: the engine refuses them
+]
+
+
+def _assert_windows_match(data, needed, cases, warmups):
+    for start, end, policy in cases:
+        base = RunConfig(start=start, end=end, align=AlignPolicy(policy), benchmark=None)
+        combos = [fast._Combo(0, "x", {}, base.execution, needed[:1], needed, w,
+                              (pd.Timestamp(start) - pd.Timedelta(days=fast._calendar_days(w))) if start else None)
+                  for w in warmups]
+        prep = fast.Prepared(base, data)
+        panel = prep.panel(needed, fast._lo_min(combos))
+        for combo in combos:
+            try:
+                ref = fast.engine_layout(base, data, needed, combo.warmup)
+            except UserError:
+                assert panel is None or fast._window(base, panel, combo) is None
+                continue
+            win = fast._window(base, panel, combo)
+            assert win is not None, (start, end, combo.warmup)
+            cal = panel.calendar[win.s0:]
+            assert cal.equals(ref["calendar"]), (start, end, combo.warmup)
+            assert cal[win.tf - win.s0] == ref["trade_from"]
+            t = np.arange(win.s0, len(panel.calendar))
+            for s in needed:
+                k = panel.slot(s)
+                seen = t >= win.listed[k]
+                for kind in ("closes", "opens"):
+                    got = np.where(seen, getattr(panel, kind)[k, win.s0:], np.nan)
+                    np.testing.assert_array_equal(got, ref[kind][s], err_msg=f"{s} {kind} {start} {combo.warmup}")
+
+
+def test_derived_calendars_match_the_engine_layout(sample):
+    _assert_windows_match(sample, ["^DJI", "^IXIC", "^GSPC"], WINDOW_CASES, [0, 1, 6, 21, 101, 200, 251])
+
+
+def test_moving_averages_are_numpy_means_bit_for_bit(sample):
+    base = RunConfig(benchmark=None)
+    panel = fast.Prepared(base, sample).panel(["^DJI", "^IXIC"], None)
+    c = panel.closes[1]
+    for days in (2, 9, 50, 129, 200):
+        row = panel.rows[panel.sma_row(1, days)]
+        for t in range(len(c) - 400, len(c), 7):
+            assert row[t] == np.mean(c[t + 1 - days:t + 1])
+
+
+def test_threads_and_dropping_equity_change_nothing(sample):
+    base = RunConfig(start="2005-01-01", execution=WHOLE)
+    sets = [{"lookback_days": n, "threshold": x} for n in (2, 5, 10, 20) for x in (0.0, 0.01, 0.02, 0.04)]
+    prep = fast.prepare(base, sample)
+    one = fast.run_fast(prep, sets, jobs=1)
+    two = fast.run_fast(prep, sets, jobs=2)
+    lean = fast.run_fast(prep, sets, jobs=2, keep_equity=False)
+    for i in range(len(sets)):
+        np.testing.assert_array_equal(one.equity[i], two.equity[i])
+    for k in fast.METRIC_KEYS:
+        np.testing.assert_array_equal(one.metrics[k], two.metrics[k])
+        np.testing.assert_array_equal(one.metrics[k], lean.metrics[k])
+    assert lean.equity == [None] * len(sets)
+    assert one.combos_per_second > 0
+
+
+def test_metrics_match_reports_metrics_on_the_fast_equity(sample):
+    from reports.metrics import returns_metrics, returns_of
+    base = RunConfig(start="2003-01-01", execution=WHOLE, benchmark=None)
+    sets = [{"lookback_days": n, "threshold": 0.01 * k} for n in (1, 20) for k in range(3)]
+    res = fast.run_fast(fast.prepare(base, sample), sets)
+    for i in range(len(sets)):
+        eq = res.equity_series(i)
+        want = returns_metrics(returns_of(eq), values=eq)
+        got = res.metrics_row(i)
+        bad = {k: (got[k], v) for k, v in want.items() if not _close(got[k], v)}
+        assert not bad, (sets[i], bad)
+        assert set(got).isdisjoint(fast.RELATIVE_KEYS)
+
+
+def test_a_combination_the_engine_refuses_gets_its_message(sample):
+    base = RunConfig(end="1999-06-30", execution=ZERO)
+    sets = [{"lookback_days": 5}, {"lookback_days": 300}, {"small_cap_symbol": "IWM"}]
+    res = fast.run_fast(fast.prepare(base, sample), sets)
+    assert res.errors[0] == "" and res.errors[1].startswith("strategy dow_nasdaq_divergence needs 301 bars")
+    assert res.errors[2] == "no data for IWM; add them to the data given"
+    assert res.dates[1] is None and math.isnan(res.metrics["sharpe"][1]) and res.period(1) == ("", "")
+    with pytest.raises(UserError) as err:
+        run(fast.config_for(base, sets[1]), data=sample)
+    assert str(err.value) == res.errors[1]
+    assert fast.confirm(base, sample, sets, res).max() <= 1e-6
+
+
+@pytest.mark.parametrize("base, params, match", [
+    (RunConfig(strategy="momentum_rotation"), {}, "does not support strategy 'momentum_rotation'"),
+    (RunConfig(execution=Execution(fill="next_close")), {}, "next_open only"),
+    (RunConfig(), {"fill": "second_open"}, "next_open only"),
+    (RunConfig(), {"lookback_days": 5.5}, "whole number"),
+    (RunConfig(), {"rotation_weights": (-0.5,)}, "negative weights"),
+    (RunConfig(), {"lookbak_days": 5}, "no parameter 'lookbak_days'"),
+])
+def test_unsupported_strategies_fills_and_parameters_are_refused(sample, base, params, match):
+    with pytest.raises(UserError, match=match) as err:
+        fast.run_fast(fast.prepare(base, sample), [params])
+    assert "\n" not in str(err.value)
+
+
+@needs_shared
+def test_agrees_with_backtrader_on_real_etfs(etf):
+    params = dict(dow_symbol="DIA", nasdaq_symbol="QQQ", growth_symbols=("QQQ",), rotation_symbols=("DIA", "IWM"))
+    grid = [
+        {"lookback_days": 5, "threshold": 0.03},
+        {"lookback_days": 10, "threshold": 0.01, "confirm_days": 2, "require_opposite_signs": True},
+        {"lookback_days": 20, "threshold": 0.02, "small_cap_symbol": "IWM", "small_cap_confirm": True,
+         "exit_threshold": 0.01},
+        {"lookback_days": 5, "threshold": 0.01, "golden_cross_symbol": "SPY", "tech_breakdown_exit": 100,
+         "hold_days": 5, "rotation_weights": (0.7, 0.3)},
+    ]
+    zero = RunConfig(params=params, source="csv", start="2001-01-01", end="2012-12-31", benchmark="SPY", execution=ZERO)
+    _check_against_backtrader(zero, etf, grid, 1e-6)
+    costs = RunConfig(params=params, source="csv", start="2008-01-01", end="2012-12-31", benchmark="SPY",
+                      execution=WHOLE)
+    _check_against_backtrader(costs, etf, grid[:2], fast.AGREEMENT_TOLERANCE["costs"])
+
+
+@needs_shared
+def test_derived_calendars_match_the_engine_layout_on_real_etfs(etf):
+    cases = [(None, None, "union"), ("2001-01-01", "2020-12-31", "union"), ("2000-06-01", None, "union")]
+    _assert_windows_match(etf, ["DIA", "QQQ", "IWM", "SPY"], cases, [1, 6, 101, 200])
