@@ -145,6 +145,26 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--out", help="output folder (default: output/study-<strategy>-<config hash>/)")
     st.add_argument("--no-pdf", action="store_true", help="skip report.pdf")
 
+    wf = sub.add_parser("walkforward", parents=[debug], epilog=EPILOG,
+                        help="choose parameters in-sample over a grid, trade them out-of-sample, stitch the result")
+    _add_config_arg(wf)
+    _add_strategy_args(wf)
+    wf.add_argument("--grid", action="append", default=[], metavar="NAME=VALUES",
+                    help="a parameter to choose from, repeatable, as for sweep (e.g. --grid lookback_days=3,5,10)")
+    wf.add_argument("--constraint", metavar="EXPR", help="keep only combinations where this expression holds")
+    wf.add_argument("--is-years", type=float, default=5, help="in-sample length in years (default: 5)")
+    wf.add_argument("--oos-years", type=float, default=1,
+                    help="out-of-sample length in years, also the step between windows (default: 1)")
+    wf.add_argument("--anchored", action="store_true", help="expanding in-sample windows from the start "
+                                                            "(default: rolling windows of --is-years)")
+    wf.add_argument("--objective", default="sharpe", choices=["sharpe", "cagr", "calmar"],
+                    help="what the in-sample choice maximises (default: sharpe)")
+    wf.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
+    _add_data_args(wf)
+    _add_exec_args(wf)
+    wf.add_argument("--out", help="output folder (default: output/walkforward-<config hash>/)")
+    wf.add_argument("--no-pdf", action="store_true", help="skip report.pdf")
+
     w = sub.add_parser("sweep", parents=[debug], help=SWEEP_HELP, description=SWEEP_DESCRIPTION, epilog=EPILOG)
     _add_config_arg(w)
     _add_strategy_args(w)
@@ -162,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parameters and metric of heatmap.png (default: the first two swept parameters and --metric)")
     g = w.add_argument_group("workers")
     g.add_argument("--jobs", "-j", type=int, default=None,
-                   help="worker processes; each loads the data once (default: all cores)")
+                   help="worker processes; each receives the data once (default: all cores; "
+                        "ignored with --dask-scheduler)")
     g.add_argument("--dask-scheduler", metavar="tcp://HOST:PORT",
                    help="send the combinations to this Dask distributed scheduler instead of local processes")
     g.add_argument("--resume", action="store_true",
@@ -351,9 +372,14 @@ def cmd_sweep(args) -> int:
     if fc is not None:
         from rotationlab.configfile import check_symbols
         check_symbols(fc, spec.symbols, f"the grid of {base.strategy}")
-    client = S.connect(args.dask_scheduler) if args.dask_scheduler else None
     out = Path(args.out) if args.out else Path("output") / f"sweep-{spec.config_hash()[:10]}"
-    data = load_data(base, spec.symbols)
+    client = S.connect(args.dask_scheduler) if args.dask_scheduler else None  # fails fast if unreachable
+    try:
+        data = load_data(base, spec.symbols)
+    except BaseException:
+        if client is not None:
+            client.close()
+        raise
 
     def _term(signum, frame):
         raise KeyboardInterrupt
@@ -374,9 +400,39 @@ def cmd_sweep(args) -> int:
         f"{min(args.jobs or S.default_jobs(), max(outcome.computed, 1))} local job(s)"
     print(f"sweep {base.strategy}: {outcome.total} combinations ({outcome.computed} computed on {where}, "
           f"{outcome.reused} already in sweep.csv), {outcome.errors} failed, {outcome.seconds:.1f} s")
+    failed = report["frame"][report["frame"]["error"] != ""]
+    if len(failed):
+        print(f"{len(failed)} combination(s) failed (see the error column of sweep.csv), e.g. "
+              f"{', '.join(f'{n}={S.cell(failed.iloc[0][n])}' for n in spec.names)}: {failed.iloc[0]['error']}")
     print(f"top {len(report['top'])} by {spec.metric}:")
     print(top_text(report["top"], spec, spec.metric))
     print(f"wrote {out}/: " + ", ".join(sorted(p.name for p in out.iterdir() if not p.name.startswith("."))))
+    return 0
+
+
+def cmd_walkforward(args) -> int:
+    from reports.walkforward_report import write_walkforward
+    from rotationlab import sweep as S
+    from rotationlab.engine import load_data
+    from rotationlab.walkforward import walk_forward
+    base = make_config(args)
+    grid = S.merge_grid(getattr(args, "config_grid", None), args.grid)
+    spec = S.build_spec(base, grid, args.constraint)
+    out = Path(args.out) if args.out else Path("output") / (
+        f"walkforward-{spec.config_hash()[:10]}-{args.is_years:g}-{args.oos_years:g}"
+        f"{'-anchored' if args.anchored else ''}-{args.objective}")
+    data = load_data(base, spec.symbols)
+    wf = walk_forward(spec, data, is_years=args.is_years, oos_years=args.oos_years, anchored=args.anchored,
+                      objective=args.objective, jobs=args.jobs or S.default_jobs())
+    write_walkforward(wf, out, base.strategy, wf.summary["run"]["rule"], pdf=not args.no_pdf)
+    s = wf.summary
+    print(f"walk-forward {base.strategy}: {s['n_windows']} windows, {s['n_combinations']} combinations; "
+          f"out-of-sample {s['oos']['from']} to {s['oos']['to']}: CAGR {s['oos']['cagr']:.2%}, "
+          f"Sharpe {s['oos']['sharpe']:.2f}" + (f" (benchmark {s['oos']['benchmark_cagr']:.2%})"
+                                                  if "benchmark_cagr" in s["oos"] else ""))
+    print(f"mean {s['objective']} of the chosen: in-sample {s['mean_is_objective_of_chosen']:.2f}, "
+          f"out-of-sample {s['mean_oos_objective_of_chosen']:.2f}")
+    print(f"wrote {out}/: " + ", ".join(sorted(p.name for p in out.iterdir())))
     return 0
 
 
@@ -425,6 +481,7 @@ def cmd_study(args) -> int:
 
 
 COMMANDS = {"data": cmd_data, "run": cmd_run, "compare": cmd_compare, "list": cmd_list, "study": cmd_study,
+            "walkforward": cmd_walkforward,
             "sweep": cmd_sweep}
 
 

@@ -1,0 +1,845 @@
+"""Parameter sweeps: a grid over strategy parameters (and cost knobs), run in worker processes or
+on a Dask cluster, one CSV row per combination, resumable.
+
+* :func:`build_spec` turns ``--grid NAME=VALUES`` items (``2,5,10``, ranges ``0.01:0.05:0.01``,
+  list-valued parameters as ``DIA,IWM|IWD,IWN``) and an optional ``--constraint`` expression
+  into a :class:`SweepSpec`: every value is type-checked against the strategy's parameters
+  (unknown names get a did-you-mean), every combination that passes the constraint is validated
+  by the strategy, and a constraint that keeps nothing is an error.
+* :func:`run_sweep` runs the combinations not yet in ``sweep.csv``: in this process
+  (``jobs=1``), in a pool of worker processes that each receive the data once, or on a Dask
+  cluster (``dask_scheduler``, the data scattered to every worker once). Each finished
+  combination is appended to ``sweep.csv`` at once (flushed and fsynced line by line), so an
+  interrupted sweep loses at most the row being written; ``resume=True`` skips the rows already
+  there (ignoring a trailing partial line). A completed sweep's file is rewritten in grid
+  order, so the same config and data give a byte-identical ``sweep.csv`` however and wherever
+  it ran.
+
+Row layout: one column per swept parameter (named as the parameter), the metrics of
+:func:`reports.metrics.compute_metrics` (``METRIC_ROWS`` order, then ``rejected_orders``), the
+trading period, ``error`` (empty unless the engine refused the combination) and ``combo_id``
+(a hash of the swept values). Floats are written with ``repr`` (shortest round trip).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import dataclasses
+import io
+import itertools
+import math
+import operator
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import SimpleNamespace
+
+from data_feeds.base import did_you_mean
+from rotationlab import manifest as MF
+from rotationlab.atomic import atomic_write_text
+from rotationlab.config import Execution, RunConfig, _coerce, resolve_params
+from rotationlab.errors import UserError
+
+#: Execution settings a grid may sweep besides the strategy's parameters.
+EXEC_KNOBS = ("commission_bps", "slippage_bps", "fill", "cash_buffer", "drift_tolerance", "cash")
+#: Metrics where a lower value is better (ranking, heatmap colours); all others: higher is better.
+LOWER_IS_BETTER = frozenset({"annual_volatility", "max_drawdown_days", "time_in_drawdown", "tracking_error",
+                             "annual_turnover", "rejected_orders"})
+MAX_COMBINATIONS = 1_000_000
+MAX_RANGE_VALUES = 10_000
+#: The connect timeout (seconds) for ``--dask-scheduler`` and how long to wait for a first worker.
+DASK_CONNECT_TIMEOUT = 5
+DASK_WORKER_TIMEOUT = 60
+ROWS_FILE = "sweep.csv"
+
+
+# -- columns -----------------------------------------------------------------------------------
+def metric_columns(benchmark: bool) -> list[str]:
+    from reports.metrics import METRIC_ROWS, RELATIVE
+    cols = [k for k, _, _ in METRIC_ROWS if benchmark or k not in RELATIVE]
+    return [*cols, "rejected_orders"]
+
+
+def check_metric(name: str, columns: list[str], flag: str = "--metric") -> str:
+    if name not in columns:
+        raise UserError(f"{flag} {name!r} is not a metric{did_you_mean(name, columns)}; "
+                        f"choose one of {', '.join(columns)}")
+    return name
+
+
+def cell(value) -> str:
+    """CSV text of a parameter or metric value: shortest round-trip floats, lists as ``A,B``."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes, tuple, list)):
+        value = value.item()
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    if isinstance(value, (tuple, list)):
+        return ",".join(cell(v) for v in value)
+    return str(value)
+
+
+def _line(cells: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()
+
+
+def _jsonable(v):
+    return list(v) if isinstance(v, tuple) else v
+
+
+# -- the grid ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Axis:
+    name: str
+    values: tuple
+    kind: str  # "param" or "execution"
+
+
+@dataclass(frozen=True)
+class Combo:
+    index: int     # position in the full grid (the product of the axes, before the constraint)
+    values: tuple  # one value per axis
+    id: str        # stable hash of the swept values
+
+    def label(self, axes) -> str:
+        return ", ".join(f"{a.name}={cell(v)}" for a, v in zip(axes, self.values))
+
+
+def combo_id(names, values) -> str:
+    return MF.sha256_of({n: _jsonable(v) for n, v in zip(names, values)})[:16]
+
+
+def _decimal(text: str, name: str, spec: str) -> Decimal:
+    try:
+        d = Decimal(text.strip())
+    except InvalidOperation:
+        raise UserError(f"bad grid {name}={spec}: {text.strip()!r} is not a number "
+                        "(ranges are start:stop:step, e.g. 0.01:0.05:0.01)") from None
+    if not d.is_finite():
+        raise UserError(f"bad grid {name}={spec}: {text.strip()!r} is not a finite number")
+    return d
+
+
+def expand_range(name: str, item: str, spec: str, default) -> list:
+    """``start:stop[:step]`` -> values from start to stop inclusive (step 1 if left out)."""
+    parts = item.split(":")
+    if len(parts) not in (2, 3) or isinstance(default, bool) or not isinstance(default, (int, float)):
+        what = "numeric parameters only" if len(parts) in (2, 3) else "start:stop:step"
+        raise UserError(f"bad grid {name}={spec}: range {item!r} needs {what} (e.g. 0.01:0.05:0.01)")
+    start, stop = _decimal(parts[0], name, spec), _decimal(parts[1], name, spec)
+    step = _decimal(parts[2], name, spec) if len(parts) == 3 else Decimal(1)
+    if step <= 0:
+        raise UserError(f"bad grid {name}={spec}: the step of {item!r} must be positive")
+    if stop < start:
+        raise UserError(f"bad grid {name}={spec}: range {item!r} runs backwards (start above stop)")
+    n = int((stop - start) / step) + 1
+    if n > MAX_RANGE_VALUES:
+        raise UserError(f"bad grid {name}={spec}: range {item!r} has {n:,} values (at most {MAX_RANGE_VALUES:,})")
+    values = [start + i * step for i in range(n)]
+    if isinstance(default, int):
+        if any(v != v.to_integral_value() for v in values):
+            raise UserError(f"bad grid {name}={spec}: {name} takes whole numbers; range {item!r} gives fractions")
+        return [int(v) for v in values]
+    return [float(v) for v in values]
+
+
+def parse_axis(name: str, spec, default) -> list:
+    """Typed values of one grid axis. ``spec`` is ``--grid`` text or a TOML list (or scalar)."""
+    shown = spec if isinstance(spec, str) else repr(spec)
+    if isinstance(spec, str):
+        text = spec.strip()
+        if not text:
+            raise UserError(f"bad grid {name}=: give values, e.g. {name}=1,2,3 or a range start:stop:step")
+        if isinstance(default, tuple):  # list-valued parameter: alternatives split on '|'
+            items = [("text", s) for s in text.split("|")]
+        else:
+            items = [("text", s) for s in text.split(",")]
+    elif isinstance(spec, list):
+        if not spec:
+            raise UserError(f"bad grid {name}=[]: give at least one value")
+        items = [("value", v) for v in spec]
+    else:
+        items = [("value", spec)]
+    from rotationlab.configfile import param_text
+    values = []
+    for kind, item in items:
+        if kind == "text":
+            s = item.strip()
+            if not s and not isinstance(default, (str, tuple)):
+                raise UserError(f"bad grid {name}={shown}: empty value (check the commas)")
+            if ":" in s and not isinstance(default, (str, tuple)):
+                values.extend(expand_range(name, s, shown, default))
+                continue
+        else:
+            if isinstance(item, (dict,)):
+                raise UserError(f"bad grid {name}={shown}: {item!r} is not a value")
+            if isinstance(default, tuple) and not isinstance(item, (list, str)):
+                raise UserError(f"bad grid {name}={shown}: {name} is a list parameter; give each value as "
+                                "a list, e.g. [[\"DIA\", \"IWM\"], [\"IWD\", \"IWN\"]]")
+            s = param_text(item)
+        if "\n" in s or "\r" in s:
+            raise UserError(f"bad grid {name}={shown}: values cannot contain line breaks")
+        try:
+            v = _coerce(name, s, default)
+        except UserError as exc:
+            raise UserError(f"bad grid {name}={shown}: {exc}") from None
+        if isinstance(v, float) and not math.isfinite(v):
+            raise UserError(f"bad grid {name}={shown}: {s!r} is not a finite number")
+        values.append(v)
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise UserError(f"bad grid {name}={shown}: value {cell(v) or '(empty)'} appears twice")
+        seen.add(v)
+    return values
+
+
+def parse_grid_items(items: list[str]) -> list[tuple[str, str]]:
+    """``["NAME=VALUES", ...]`` -> ``[(name, values text)]`` (one-line error if malformed)."""
+    out = []
+    for item in items:
+        name, sep, spec = str(item).partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"bad grid {item!r}: use NAME=VALUES, e.g. --grid lookback_days=2,5,10 or "
+                            "--grid threshold=0.01:0.05:0.01")
+        out.append((name.strip(), spec))
+    return out
+
+
+def merge_grid(file_grid: dict | None, cli_items: list[str]) -> list[tuple[str, object]]:
+    """The config file's grid in its order, each ``--grid`` replacing its parameter (or added)."""
+    merged = dict((file_grid or {}).items())
+    seen = set()
+    for name, spec in parse_grid_items(cli_items):
+        if name in seen:
+            raise UserError(f"bad grid: {name} is given twice with --grid; give all its values in one, "
+                            f"e.g. --grid {name}=1,2,3")
+        seen.add(name)
+        merged[name] = spec
+    return list(merged.items())
+
+
+# -- the constraint ----------------------------------------------------------------------------
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
+_CMPOPS = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+           ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.In: lambda a, b: a in b,
+           ast.NotIn: lambda a, b: a not in b}
+_UNARY = {ast.Not: operator.not_, ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+
+class Constraint:
+    """A Python expression over parameter names, evaluated without ``eval``: names, numbers,
+    strings, True/False, tuples/lists of them, comparisons (chains, ``in``), ``and``/``or``/
+    ``not``, ``+ - * / // % **`` and ``x if c else y``. Calls, attributes and subscripts are refused."""
+
+    def __init__(self, text: str, names):
+        self.text = text
+        try:
+            self.tree = ast.parse(text.strip(), mode="eval").body
+        except SyntaxError as exc:
+            raise UserError(f"bad --constraint {text!r}: not a valid expression ({exc.msg})") from None
+        names = list(names)
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Name):
+                if node.id not in names and node.id not in ("True", "False"):
+                    raise UserError(f"bad --constraint {text!r}: unknown name {node.id!r}"
+                                    f"{did_you_mean(node.id, names)}; use parameter names")
+            elif not isinstance(node, (ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare,
+                                       ast.IfExp, ast.Constant, ast.Tuple, ast.List, ast.Load, ast.And, ast.Or,
+                                       *_BINOPS, *_CMPOPS, *_UNARY)):
+                raise UserError(f"bad --constraint {text!r}: {type(node).__name__.lower()} is not allowed (use "
+                                "parameter names, numbers, comparisons, and/or/not and + - * / // % **)")
+            if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str, bool, type(None))):
+                raise UserError(f"bad --constraint {text!r}: constant {node.value!r} is not allowed")
+
+    def __call__(self, env: dict) -> bool:
+        return bool(self._eval(self.tree, env))
+
+    def _eval(self, node, env):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return env[node.id]
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return tuple(self._eval(e, env) for e in node.elts)
+        if isinstance(node, ast.BoolOp):
+            if isinstance(node.op, ast.And):
+                out = True
+                for v in node.values:
+                    out = self._eval(v, env)
+                    if not out:
+                        return out
+                return out
+            out = False
+            for v in node.values:
+                out = self._eval(v, env)
+                if out:
+                    return out
+            return out
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](self._eval(node.operand, env))
+        if isinstance(node, ast.BinOp):
+            a, b = self._eval(node.left, env), self._eval(node.right, env)
+            if isinstance(node.op, ast.Pow) and isinstance(b, (int, float)) and abs(b) > 64:
+                raise ValueError("exponent too large")
+            return _BINOPS[type(node.op)](a, b)
+        if isinstance(node, ast.Compare):
+            left = self._eval(node.left, env)
+            for op, comp in zip(node.ops, node.comparators):
+                right = self._eval(comp, env)
+                if not _CMPOPS[type(op)](left, right):
+                    return False
+                left = right
+            return True
+        if isinstance(node, ast.IfExp):
+            return self._eval(node.body, env) if self._eval(node.test, env) else self._eval(node.orelse, env)
+        raise ValueError(f"{type(node).__name__} is not allowed")
+
+
+# -- the spec ----------------------------------------------------------------------------------
+@dataclass
+class SweepSpec:
+    base: RunConfig
+    axes: list[Axis]
+    constraint: str | None
+    metric: str
+    grid_size: int
+    combos: list[Combo]
+    columns: list[str] = field(default_factory=list)   # every column of sweep.csv
+    metrics: list[str] = field(default_factory=list)   # the metric columns
+    symbols: list[str] = field(default_factory=list)   # every symbol any combination needs
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.axes]
+
+    def config(self, combo: Combo) -> RunConfig:
+        return combo_config(self.base, self.axes, combo.values)
+
+    def identity(self) -> dict:
+        """What the rows depend on (hashed for --resume): config minus where the data lives
+        (the data hash covers what it is), grid, constraint and columns."""
+        run = self.base.to_dict()
+        for k in ("data_dir", "cache_dir", "offline"):
+            run.pop(k, None)
+        return {"run": run, "grid": {a.name: [_jsonable(v) for v in a.values] for a in self.axes},
+                "constraint": self.constraint, "columns": self.columns}
+
+    def config_hash(self) -> str:
+        return MF.sha256_of(self.identity())
+
+    def describe(self) -> dict:
+        return {"run": self.base.to_dict(), "grid": {a.name: [_jsonable(v) for v in a.values] for a in self.axes},
+                "grid_kinds": {a.name: a.kind for a in self.axes}, "constraint": self.constraint,
+                "metric": self.metric, "columns": self.columns,
+                "combinations": {"grid": self.grid_size, "after_constraint": len(self.combos)}}
+
+
+def combo_config(base: RunConfig, axes, values) -> RunConfig:
+    params = dict(base.params)
+    knobs = {}
+    for a, v in zip(axes, values):
+        if a.kind == "param":
+            params[a.name] = v
+        else:
+            knobs[a.name] = v
+    ex = dataclasses.replace(base.execution, **knobs) if knobs else base.execution
+    return dataclasses.replace(base, params=params, execution=ex)
+
+
+def build_spec(base: RunConfig, grid: list[tuple[str, object]], constraint: str | None = None,
+               metric: str = "sharpe") -> SweepSpec:
+    """Check the grid, the constraint and every combination up front (one-line errors)."""
+    cls, values = resolve_params(base.strategy, base.params)
+    defaults = cls.defaults()
+    if not grid:
+        raise UserError("nothing to sweep: give at least one --grid NAME=VALUES (e.g. --grid lookback_days=2,5,10)")
+    axes = []
+    for name, spec in grid:
+        if name in defaults:
+            axes.append(Axis(name, tuple(parse_axis(name, spec, defaults[name])), "param"))
+        elif name in EXEC_KNOBS:
+            axes.append(Axis(name, tuple(parse_axis(name, spec, getattr(base.execution, name))), "execution"))
+        else:
+            known = [*defaults, *EXEC_KNOBS]
+            raise UserError(f"unknown parameter {name!r} for strategy {base.strategy}{did_you_mean(name, known)}; "
+                            f"its parameters: {', '.join(defaults)}; execution: {', '.join(EXEC_KNOBS)}")
+    size = math.prod(len(a.values) for a in axes)
+    if size > MAX_COMBINATIONS:
+        raise UserError(f"bad grid: {size:,} combinations (at most {MAX_COMBINATIONS:,}); use fewer values")
+    env_base = {**values, **{k: getattr(base.execution, k) for k in EXEC_KNOBS}}
+    check = Constraint(constraint, env_base) if constraint and constraint.strip() else None
+    names = [a.name for a in axes]
+    combos, symbols = [], {}
+    for index, vals in enumerate(itertools.product(*(a.values for a in axes))):
+        env = {**env_base, **dict(zip(names, vals))}
+        if check is not None:
+            try:
+                keep = check(env)
+            except Exception as exc:  # noqa: BLE001  (TypeError, ZeroDivisionError... from user input)
+                label = ", ".join(f"{n}={cell(v)}" for n, v in zip(names, vals))
+                raise UserError(f"bad --constraint {constraint!r}: cannot evaluate it for {label} "
+                                f"({type(exc).__name__}: {exc})") from None
+            if not keep:
+                continue
+        combo = Combo(index, tuple(vals), combo_id(names, vals))
+        cfg = combo_config(base, axes, vals)
+        try:
+            ccls, cvalues = resolve_params(cfg.strategy, cfg.params)
+            Execution(**dataclasses.asdict(cfg.execution))
+        except UserError as exc:
+            raise UserError(f"combination {combo.label(axes)} is invalid: {exc}; "
+                            "leave it out with --constraint") from None
+        roles = ccls.symbols(SimpleNamespace(**cvalues))
+        for s in [*roles["signal"], *roles["traded"], *([base.benchmark] if base.benchmark else [])]:
+            symbols.setdefault(s, None)
+        combos.append(combo)
+    if not combos:
+        raise UserError(f"impossible constraint {constraint!r}: none of the {size:,} combinations of the grid "
+                        "satisfies it; loosen it or widen the grid")
+    metrics = metric_columns(base.benchmark is not None)
+    check_metric(metric, metrics)
+    columns = [*names, *metrics, "trade_from", "trade_to", "error", "combo_id"]
+    dup = [n for n in names if n in metrics or n in ("trade_from", "trade_to", "error", "combo_id")]
+    if dup:
+        raise UserError(f"bad grid: parameter {dup[0]!r} clashes with a column of sweep.csv")
+    return SweepSpec(base=base, axes=axes, constraint=constraint.strip() if check else None, metric=metric,
+                     grid_size=size, combos=combos, columns=columns, metrics=metrics, symbols=list(symbols))
+
+
+# -- evaluating one combination (in any process) -----------------------------------------------
+def evaluate(base: RunConfig, axes, values, metrics: list[str], data: dict) -> list[str]:
+    """The CSV cells of one combination: values, metrics, period, error, combo id."""
+    from reports.metrics import compute_metrics
+    from rotationlab.engine import run
+    cfg = combo_config(base, axes, values)
+    names = [a.name for a in axes]
+    try:
+        result = run(cfg, data=data)
+    except UserError as exc:
+        return [*map(cell, values), *([""] * len(metrics)), "", "", str(exc), combo_id(names, values)]
+    m = compute_metrics(result)["metrics"]
+    p = result.provenance["period"]
+    return [*map(cell, values), *(cell(m.get(k)) for k in metrics), p["trade_from"], p["trade_to"], "",
+            combo_id(names, values)]
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(base, axes, metrics, data):
+    """Process-pool initializer: keep the data (received once per worker); ignore Ctrl-C (the
+    parent handles it and stops the pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (inherited on fork)
+    _WORKER.update(base=base, axes=axes, metrics=metrics, data=data)
+
+
+def _pool_task(index, values):
+    w = _WORKER
+    return index, evaluate(w["base"], w["axes"], values, w["metrics"], w["data"])
+
+
+def dask_task(base, axes, values, metrics, data):
+    """The function a Dask worker runs (``data`` is the scattered dict, resolved by Dask)."""
+    return evaluate(base, axes, values, metrics, data)
+
+
+# -- sweep.csv ---------------------------------------------------------------------------------
+class RowFile:
+    """``sweep.csv``: header, then one line per finished combination, each flushed and fsynced."""
+
+    def __init__(self, path: Path, columns: list[str]):
+        self.path = Path(path)
+        self.columns = columns
+        self.header = _line(columns)
+        self.fh = None
+
+    def existing(self) -> dict[str, str]:
+        """``{combo_id: line}`` of the complete rows; a trailing partial line is cut off."""
+        if not self.path.exists():
+            return {}
+        blob = self.path.read_bytes()
+        cut = blob.rfind(b"\n") + 1
+        if cut < len(blob):  # a row that was being written when the sweep stopped
+            with open(self.path, "r+b") as fh:
+                fh.truncate(cut)
+                fh.flush()
+                os.fsync(fh.fileno())
+            blob = blob[:cut]
+        if not blob:
+            return {}
+        text = blob.decode("utf-8")
+        lines = text.splitlines(keepends=True)
+        if lines[0] != self.header:
+            raise UserError(f"{self.path}: its columns differ from this sweep's ({lines[0].strip()[:80]}...); "
+                            "use another --out")
+        rows = {}
+        for n, line in enumerate(lines[1:], start=2):
+            fields = next(csv.reader([line]))
+            if len(fields) != len(self.columns):
+                raise UserError(f"{self.path} line {n} is malformed ({len(fields)} fields, expected "
+                                f"{len(self.columns)}); fix or delete that line, then --resume")
+            rows.setdefault(fields[-1], line)
+        return rows
+
+    def open(self, fresh: bool) -> None:
+        if fresh or not self.path.exists() or self.path.stat().st_size == 0:
+            atomic_write_text(self.path, self.header)
+        self.fh = open(self.path, "a", encoding="utf-8", newline="")
+
+    def append(self, cells: list[str]) -> None:
+        self.fh.write(_line(cells))
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+    def finalize(self, order: dict[str, int]) -> None:
+        """Rewrite the file (atomically) with its rows in grid order."""
+        rows = self.existing()
+        lines = sorted(rows.values(), key=lambda ln: order[next(csv.reader([ln]))[-1]])
+        atomic_write_text(self.path, self.header + "".join(lines))
+
+
+# -- progress ----------------------------------------------------------------------------------
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class Progress:
+    """A one-line progress bar with rate and ETA on stderr (redrawn in place on a terminal,
+    a plain line every 10 seconds otherwise)."""
+
+    def __init__(self, total: int, done: int, enabled: bool = True, stream=None, label: str = "sweep"):
+        self.total, self.done, self.start_done = total, done, done
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.t0 = time.monotonic()
+        self.last = 0.0
+        self.label = label
+        self.errors = 0
+        self._draw(force=True)
+
+    def text(self) -> str:
+        frac = self.done / self.total if self.total else 1.0
+        bar = "#" * int(frac * 24)
+        elapsed = time.monotonic() - self.t0
+        new = self.done - self.start_done
+        rate = new / elapsed if elapsed > 0 and new else 0.0
+        eta = _clock((self.total - self.done) / rate) if rate else "?"
+        errs = f" {self.errors} failed" if self.errors else ""
+        return (f"{self.label} [{bar:<24}] {self.done}/{self.total} {frac:4.0%} {rate:5.2f} combos/s "
+                f"elapsed {_clock(elapsed)} ETA {eta}{errs}")
+
+    def _draw(self, force=False):
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if self.tty:
+            if force or now - self.last >= 0.1:
+                self.stream.write("\r" + self.text() + "\x1b[K")
+                self.stream.flush()
+                self.last = now
+        elif force or now - self.last >= 10:
+            self.stream.write(self.text() + "\n")
+            self.stream.flush()
+            self.last = now
+
+    def update(self, n: int = 1, error: bool = False) -> None:
+        self.done += n
+        self.errors += bool(error)
+        self._draw(force=self.done == self.total)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# -- running -----------------------------------------------------------------------------------
+class SweepStopped(Exception):
+    """The sweep stopped early (Ctrl-C, a dead worker pool); finished rows are kept."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _mp_context():
+    import multiprocessing as mp
+    # fork is fast and shares the imported modules; only safe while this process has one thread
+    if "fork" in mp.get_all_start_methods() and threading.active_count() == 1:
+        return mp.get_context("fork")
+    return mp.get_context("spawn")
+
+
+def run_local(spec: SweepSpec, todo: list[Combo], data: dict, jobs: int, on_row) -> None:
+    """Run ``todo`` here (``jobs=1``) or in ``jobs`` worker processes; ``on_row(combo, cells)``
+    is called in this process as each one finishes."""
+    if jobs <= 1 or len(todo) <= 1:
+        for combo in todo:
+            on_row(combo, evaluate(spec.base, spec.axes, combo.values, spec.metrics, data))
+        return
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+    by_index = {c.index: c for c in todo}
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=_mp_context(),
+                               initializer=_init_worker, initargs=(spec.base, spec.axes, spec.metrics, data))
+    clean = False
+    try:
+        pending = {pool.submit(_pool_task, c.index, c.values) for c in todo}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                index, cells = fut.result()  # a worker's exception (a bug, not bad input) stops the sweep
+                on_row(by_index[index], cells)
+        clean = True
+    except BrokenProcessPool as exc:
+        raise SweepStopped(f"a worker process died ({exc}); the finished rows are kept", 1) from None
+    finally:
+        if clean:
+            pool.shutdown(wait=True)
+        else:  # Ctrl-C or an error: drop what is queued and stop the workers now
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                if proc.is_alive():
+                    proc.terminate()
+            for proc in procs:
+                proc.join(5)
+
+
+def check_address(address: str) -> str:
+    import re
+    if not re.fullmatch(r"(tcp|tls|ws|wss|inproc|ucx)://[^\s/]+(:\d+)?/?|[A-Za-z0-9_.\-\[\]:]+:\d+", address or ""):
+        raise UserError(f"--dask-scheduler {address!r} is not a scheduler address; use tcp://HOST:PORT "
+                        "(e.g. tcp://127.0.0.1:8786, as printed by `dask scheduler`)")
+    return address
+
+
+def connect(address: str, timeout: float = DASK_CONNECT_TIMEOUT):
+    """A ``distributed.Client`` for ``address`` or a one-line UserError within ``timeout`` s."""
+    check_address(address)
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UserError("--dask-scheduler needs dask.distributed: pip install 'rotation-lab[dask]'") from None
+    try:
+        return Client(address, timeout=f"{timeout}s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise UserError(f"cannot reach the Dask scheduler at {address} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                        "start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
+                        "or check the address and firewall") from None
+
+
+def run_dask(spec: SweepSpec, todo: list[Combo], data: dict, address: str, on_row, client=None) -> None:
+    """Run ``todo`` on the Dask cluster at ``address``: the data is scattered to every worker once,
+    one task per combination; tasks of a worker that dies are recomputed on the others."""
+    own = client is None
+    if own:
+        client = connect(address)
+    futures = {}
+    try:
+        from distributed import as_completed
+        try:
+            client.wait_for_workers(1, timeout=DASK_WORKER_TIMEOUT)
+        except (TimeoutError, OSError):
+            raise UserError(f"no Dask worker joined the scheduler at {address} within {DASK_WORKER_TIMEOUT} s; "
+                            f"start some with `dask worker {address} --nthreads 1`") from None
+        [data_f] = client.scatter([data], broadcast=True, hash=False)
+        tag = spec.config_hash()[:10]
+        for c in todo:
+            fut = client.submit(dask_task, spec.base, spec.axes, c.values, spec.metrics, data_f,
+                                key=f"rotationlab-sweep-{tag}-{c.id}", pure=False, retries=1)
+            futures[fut] = c
+        with client.as_current():
+            for fut in as_completed(list(futures)):
+                on_row(futures[fut], fut.result())
+    finally:
+        if futures:
+            try:
+                client.cancel(list(futures))
+            except Exception:  # noqa: BLE001  (the cluster may be gone)
+                pass
+        if own:
+            client.close(timeout=5)
+
+
+@dataclass
+class SweepOutcome:
+    out: Path
+    rows_path: Path
+    total: int
+    computed: int     # rows computed in this session
+    reused: int       # rows found in sweep.csv (resume)
+    errors: int
+    seconds: float
+    manifest: dict
+
+
+def _refuse_resume(old: dict, identity: dict, new_hash: str, new_data: str) -> None:
+    cfg = old.get("config") or {}
+    if cfg.get("config_hash") != new_hash:
+        before = cfg.get("identity") or {}
+        parts = {"grid": "the grid", "constraint": "the constraint", "run": "the strategy, data or cost settings",
+                 "columns": "the metric columns"}
+        diff = next((v for k, v in parts.items() if before.get(k) != identity.get(k)), "the config hash")
+        raise UserError(f"--resume: this sweep's config differs from the one that started it ({diff} changed); "
+                        "run it with the same config, or use a new --out")
+    old_data = (old.get("data") or {}).get("hash")
+    if old_data != new_data:
+        raise UserError("--resume: the data differs from the data the sweep started with (data hash "
+                        f"{str(old_data)[:12]} then, {new_data[:12]} now); use a new --out")
+
+
+def run_sweep(spec: SweepSpec, data: dict, out: str | Path, *, jobs: int | None = None,
+              dask_scheduler: str | None = None, resume: bool = False, progress: bool = True,
+              manifest_extra: dict | None = None, seed: int = 0, config_file=None, command=None,
+              client=None) -> SweepOutcome:
+    """Run (or continue) the sweep into ``out``; see the module docstring."""
+    out = Path(out)
+    rows = RowFile(out / ROWS_FILE, spec.columns)
+    old = MF.read(out)
+    chash = spec.config_hash()
+    prov = MF.data_provenance({s: data[s] for s in data})
+    if rows.path.exists() or (old and old.get("kind") == "sweep"):
+        if not resume:
+            raise UserError(f"{out} already holds a sweep; add --resume to continue it, or choose another --out")
+        if old is None:
+            raise UserError(f"--resume: {out} has {ROWS_FILE} but no manifest.json to check it against; "
+                            "use a new --out")
+        _refuse_resume(old, spec.identity(), chash, prov["hash"])
+    if dask_scheduler and client is None:
+        client = connect(dask_scheduler)  # fail before touching the folder
+    out.mkdir(parents=True, exist_ok=True)
+    done = rows.existing() if resume else {}
+    order = {c.id: c.index for c in spec.combos}
+    stray = [i for i in done if i not in order]
+    if stray:
+        raise UserError(f"{rows.path} has rows of combinations outside this grid (combo_id {stray[0]}); "
+                        "use a new --out")
+    errors = sum(1 for line in done.values() if next(csv.reader([line]))[-2])
+    venue = {"dask_scheduler": dask_scheduler} if dask_scheduler else {"jobs": jobs or default_jobs()}
+    config = {**spec.describe(), "config_hash": chash, "identity": spec.identity()}
+    man = MF.build("sweep", config, prov, seed=seed, config_file=config_file,
+                   extra={"venue": venue, "status": "running", **(manifest_extra or {})})
+    if command is not None:
+        man["command"] = command
+    todo = [c for c in spec.combos if c.id not in done]
+    MF.write(out, man)
+    rows.open(fresh=not done)
+    bar = Progress(len(spec.combos), len(done), enabled=progress)
+    computed = 0
+    t0 = time.monotonic()
+
+    def on_row(combo, cells):
+        nonlocal computed, errors
+        rows.append(cells)
+        computed += 1
+        err = bool(cells[-2])
+        errors += err
+        bar.update(error=err)
+
+    def finish(status: str) -> None:
+        man.update(status=status, rows={"written": len(done) + computed, "of": len(spec.combos),
+                                        "failed": errors})
+        MF.write(out, man)
+
+    try:
+        if client is not None:
+            if todo:
+                run_dask(spec, todo, data, dask_scheduler, on_row, client=client)
+        else:
+            run_local(spec, todo, data, jobs or default_jobs(), on_row)
+    except KeyboardInterrupt:
+        bar.close()
+        rows.close()
+        finish("interrupted")
+        raise SweepStopped(f"interrupted: {len(done) + computed} of {len(spec.combos)} combinations are in "
+                           f"{rows.path}; run the same command with --resume to finish the rest", 130) from None
+    except SweepStopped as exc:
+        bar.close()
+        rows.close()
+        finish("stopped")
+        raise SweepStopped(f"{exc}; {len(done) + computed} of {len(spec.combos)} combinations are in "
+                           f"{rows.path}; run the same command with --resume to finish the rest",
+                           exc.exit_code) from None
+    except BaseException:
+        bar.close()
+        rows.close()
+        finish("failed")
+        raise
+    finally:
+        if client is not None:
+            try:
+                client.close(timeout=5)
+            except Exception:  # noqa: BLE001
+                pass
+    bar.close()
+    rows.close()
+    rows.finalize(order)
+    finish("complete")
+    return SweepOutcome(out=out, rows_path=rows.path, total=len(spec.combos), computed=computed,
+                        reused=len(done), errors=errors, seconds=time.monotonic() - t0, manifest=man)
+
+
+def load_rows(spec: SweepSpec, path: str | Path):
+    """``sweep.csv`` as a DataFrame: typed parameter columns (from the spec), float metrics,
+    ``grid_index``; in grid order."""
+    import pandas as pd
+    by_id = {c.id: c for c in spec.combos}
+    records = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        for fields in reader:
+            rec = dict(zip(header, fields))
+            combo = by_id.get(rec["combo_id"])
+            if combo is None:
+                continue
+            row = {a.name: v for a, v in zip(spec.axes, combo.values)}
+            for m in spec.metrics:
+                row[m] = float(rec[m]) if rec[m] != "" else float("nan")
+            row.update(trade_from=rec["trade_from"], trade_to=rec["trade_to"], error=rec["error"],
+                       combo_id=rec["combo_id"], grid_index=combo.index)
+            records.append(row)
+    frame = pd.DataFrame.from_records(records, columns=[*spec.names, *spec.metrics, "trade_from", "trade_to",
+                                                        "error", "combo_id", "grid_index"])
+    return frame.sort_values("grid_index", kind="stable").reset_index(drop=True)
+
+
+def ranked(frame, metric: str):
+    """Rows ranked best first by ``metric`` (NaN last; ties in grid order)."""
+    asc = metric in LOWER_IS_BETTER
+    return frame.sort_values([metric, "grid_index"], ascending=[asc, True], na_position="last", kind="stable")
+
+
+def is_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
