@@ -58,3 +58,22 @@ def test_bad_walk_forward_settings():
         walk_forward(spec, data, is_years=5, oos_years=1)
     with pytest.raises(UserError, match="objective"):
         walk_forward(spec, data, objective="alpha")
+
+
+def test_walkforward_command(tmp_path, capsys):
+    import json
+
+    from pypdf import PdfReader
+
+    from rotationlab.cli import main
+    out = tmp_path / "wf"
+    rc = main(["walkforward", "--start", "2002-01-01", "--end", "2008-12-31", "--grid", "lookback_days=3,10",
+               "--is-years", "2", "--oos-years", "1", "--jobs", "1", "--out", str(out)])
+    assert rc == 0
+    doc = json.loads((out / "walkforward.json").read_text())
+    rows = pd.read_csv(out / "walkforward.csv")
+    assert doc["n_windows"] == len(rows) >= 4 and set(rows["chosen"]) <= {"lookback_days=3", "lookback_days=10"}
+    text = "".join(p.extract_text() for p in PdfReader(out / "report.pdf").pages)
+    assert "Walk-forward windows" in text and f"{doc['oos']['cagr']:.2%}" in text
+    assert main(["walkforward", "--grid", "lookback=3,5", "--out", str(tmp_path / "x")]) == 2
+    assert "did you mean 'lookback_days'" in capsys.readouterr().err
