@@ -359,7 +359,8 @@ def best_run(spec: S.SweepSpec, frame: pd.DataFrame, metric: str, data: dict):
 
 
 def write_sweep_report(spec: S.SweepSpec, out: str | Path, data: dict, manifest: dict, outcome=None,
-                       heatmap: tuple | None = None, top: int = 10, pdf: bool = True) -> dict:
+                       heatmap: tuple | None = None, top: int = 10, pdf: bool = True,
+                       extra_pages: list | None = None) -> dict:
     """Write ``heatmap.png``, ``top.csv`` and (if ``pdf``) ``report.pdf`` into ``out``; returns
     ``{"frame", "top", "heatmap", "best"}``."""
     out = Path(out)
@@ -383,6 +384,7 @@ def write_sweep_report(spec: S.SweepSpec, out: str | Path, data: dict, manifest:
             pages.append(distribution_figure(frame, metric, bench_value, spec.base.strategy))
             if best_result is not None:
                 pages.append(F.equity_figure(best_result, label=f"best: {best_combo.label(spec.axes)}"))
+            pages.extend(extra_pages or [])
             P.write_pdf(pages, out / "report.pdf", title=f"Rotation Lab sweep: {spec.base.strategy}")
     finally:
         plt.close(hfig)

@@ -394,8 +394,23 @@ def cmd_sweep(args) -> int:
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
+    extra = []
+    if len(spec.combos) >= 2:  # is the best row skill or luck? every trial's returns, DSR and PBO
+        from reports.overfit_page import overfitting_page
+        from rotationlab.atomic import atomic_write_bytes, atomic_write_text
+        from rotationlab.overfit import overfitting, sweep_trials
+        from rotationlab.results import dump_json
+        trials, bench = sweep_trials(spec, data)
+        atomic_write_bytes(out / "trials.csv.gz", _gzip_csv(trials.rename_axis("date")))
+        over = overfitting(trials, benchmark=bench)
+        atomic_write_text(out / "overfitting.json", dump_json(over))
+        if not args.no_pdf:
+            extra.append(overfitting_page(over, base.strategy))
+        if over.get("applicable"):
+            print(f"overfitting: deflated Sharpe {over['deflated_sharpe_ratio']:.3f} over "
+                  f"{over['n_trials_effective']:.1f} effective trials; PBO {over['pbo']:.3f}")
     report = write_sweep_report(spec, out, data, outcome.manifest, outcome, heatmap=heat, top=args.top,
-                                pdf=not args.no_pdf)
+                                pdf=not args.no_pdf, extra_pages=extra)
     where = f"Dask scheduler {args.dask_scheduler}" if args.dask_scheduler else \
         f"{min(args.jobs or S.default_jobs(), max(outcome.computed, 1))} local job(s)"
     print(f"sweep {base.strategy}: {outcome.total} combinations ({outcome.computed} computed on {where}, "
@@ -434,6 +449,13 @@ def cmd_walkforward(args) -> int:
           f"out-of-sample {s['mean_oos_objective_of_chosen']:.2f}")
     print(f"wrote {out}/: " + ", ".join(sorted(p.name for p in out.iterdir())))
     return 0
+
+
+def _gzip_csv(frame) -> bytes:
+    """Deterministic gzip of a CSV (no timestamp in the header)."""
+    import gzip
+    text = frame.to_csv(date_format="%Y-%m-%d", lineterminator="\n")
+    return gzip.compress(text.encode(), mtime=0)
 
 
 def cmd_list(args) -> int:

@@ -64,3 +64,25 @@ def overfitting(trials: pd.DataFrame, *, n_splits: int = 16, benchmark: pd.Serie
         "method": ("DSR: Bailey & Lopez de Prado (2014), N = effective number of trials from their mean "
                    "correlation; PBO: CSCV with S splits, Sharpe ratio as the metric"),
     }
+
+
+def sweep_trials(spec, data: dict) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Daily returns of every combination of a sweep (columns: combination labels), and the
+    benchmark's. Uses the fast engine where it reproduces the strategy exactly, else backtrader."""
+    from rotationlab import fast
+    if spec.base.strategy in fast.SUPPORTED and spec.base.execution.fill == "next_open":
+        sets = [dict(zip(spec.names, c.values)) for c in spec.combos]
+        res = fast.run_fast(fast.prepare(spec.base, data, sets), sets)
+        cols = {}
+        for i, c in enumerate(spec.combos):
+            eq = res.equity_series(i)
+            if eq is not None:
+                cols[c.label(spec.axes)] = eq.pct_change().iloc[1:]
+        trials = pd.DataFrame(cols)
+    else:
+        from rotationlab.walkforward import trial_returns
+        trials, _, _ = trial_returns(spec, data)
+    bench = None
+    if spec.base.benchmark and spec.base.benchmark in data:
+        bench = data[spec.base.benchmark].frame["close"].pct_change().reindex(trials.index)
+    return trials, bench

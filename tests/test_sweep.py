@@ -391,3 +391,23 @@ def test_progress_line_has_rate_and_eta():
     quiet = io.StringIO()
     S.Progress(3, 0, enabled=False, stream=quiet).update()
     assert quiet.getvalue() == ""
+
+
+def test_sweep_has_an_overfitting_section(tmp_path, capsys):
+    import gzip
+    import json
+
+    from pypdf import PdfReader
+
+    from rotationlab.cli import main
+    out = tmp_path / "ov"
+    rc = main(["sweep", "--start", "2004-01-01", "--end", "2009-12-31", "--grid", "lookback_days=3,10",
+               "--grid", "threshold=0.02,0.04", "--jobs", "1", "--no-progress", "--out", str(out)])
+    assert rc == 0
+    o = json.loads((out / "overfitting.json").read_text())
+    assert o["applicable"] and o["n_trials"] == 4 and 0 <= o["pbo"] <= 1 and 0 <= o["deflated_sharpe_ratio"] <= 1
+    trials = pd.read_csv(gzip.open(out / "trials.csv.gz"), index_col="date")
+    assert trials.shape[1] == 4  # every trial recorded
+    text = " ".join(p.extract_text() for p in PdfReader(out / "report.pdf").pages)
+    assert "skill or luck" in text and f"{o['pbo']:.3f}" in text
+    assert "PBO" in capsys.readouterr().out
