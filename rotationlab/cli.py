@@ -184,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", "-j", type=int, default=None,
                    help="worker processes; each receives the data once (default: all cores; "
                         "ignored with --dask-scheduler)")
+    g.add_argument("--engine", choices=["backtrader", "fast"], default="backtrader",
+                   help="backtrader (default): one full backtest per combination; fast: the numba screening "
+                        "engine, same decisions and fills, thousands of combinations a second")
+    g.add_argument("--confirm", type=int, default=0, metavar="N",
+                   help="with --engine fast: re-run the best N and N random rows in backtrader and report the "
+                        "largest equity difference (fails loudly beyond the tolerance)")
     g.add_argument("--dask-scheduler", metavar="tcp://HOST:PORT",
                    help="send the combinations to this Dask distributed scheduler instead of local processes")
     g.add_argument("--resume", action="store_true",
@@ -361,6 +367,12 @@ def cmd_sweep(args) -> int:
     from rotationlab.engine import load_data
     from rotationlab.errors import UserError
     base = make_config(args)
+    if args.engine != "fast" and args.confirm:
+        raise UserError("--confirm checks the fast engine against backtrader: add --engine fast")
+    if args.engine == "fast" and args.dask_scheduler:
+        raise UserError("--engine fast runs here (seconds for thousands of rows); drop --dask-scheduler")
+    if args.confirm < 0:
+        raise UserError("--confirm N: give 0 or more rows")
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: give at least 1 worker process")
     if args.top < 1:
@@ -386,7 +398,8 @@ def cmd_sweep(args) -> int:
     old = signal.signal(signal.SIGTERM, _term) if S.is_main_thread() else None
     try:
         outcome = S.run_sweep(spec, data, out, jobs=args.jobs, dask_scheduler=args.dask_scheduler, client=client,
-                              resume=args.resume, progress=not args.no_progress, seed=getattr(args, "seed", 0),
+                              resume=args.resume, progress=not args.no_progress and args.engine != "fast",
+                              seed=getattr(args, "seed", 0), engine=args.engine,
                               config_file=fc, command=["run_backtest.py", *getattr(args, "_argv", [])])
     except S.SweepStopped as exc:
         print(str(exc), file=sys.stderr)
@@ -413,8 +426,13 @@ def cmd_sweep(args) -> int:
                                 pdf=not args.no_pdf, extra_pages=extra)
     where = f"Dask scheduler {args.dask_scheduler}" if args.dask_scheduler else \
         f"{min(args.jobs or S.default_jobs(), max(outcome.computed, 1))} local job(s)"
+    if args.engine == "fast":
+        where = "the fast engine"
+    rate = f", {outcome.computed / outcome.seconds:,.0f} combos/s" if outcome.computed and outcome.seconds > 0 else ""
     print(f"sweep {base.strategy}: {outcome.total} combinations ({outcome.computed} computed on {where}, "
-          f"{outcome.reused} already in sweep.csv), {outcome.errors} failed, {outcome.seconds:.1f} s")
+          f"{outcome.reused} already in sweep.csv), {outcome.errors} failed, {outcome.seconds:.1f} s{rate}")
+    if args.engine == "fast" and args.confirm > 0 and outcome.fast:
+        _confirm_fast(spec, data, outcome.fast, report["frame"], args.confirm, getattr(args, "seed", 0))
     failed = report["frame"][report["frame"]["error"] != ""]
     if len(failed):
         print(f"{len(failed)} combination(s) failed (see the error column of sweep.csv), e.g. "
@@ -449,6 +467,26 @@ def cmd_walkforward(args) -> int:
           f"out-of-sample {s['mean_oos_objective_of_chosen']:.2f}")
     print(f"wrote {out}/: " + ", ".join(sorted(p.name for p in out.iterdir())))
     return 0
+
+
+def _confirm_fast(spec, data, info, frame, n, seed) -> None:
+    """Re-run the best ``n`` rows and ``n`` random ones in backtrader; AgreementError if they differ."""
+    import numpy as np
+
+    from rotationlab import fast
+    from rotationlab import sweep as S
+    ok = frame[frame["error"] == ""]
+    best = list(S.ranked(ok, spec.metric)["combo_id"].iloc[:n])
+    rest = [c for c in ok["combo_id"] if c not in best]
+    rng = np.random.default_rng(seed)
+    picks = best + list(rng.choice(rest, size=min(n, len(rest)), replace=False)) if rest else best
+    by_id = {c.id: i for i, c in enumerate(spec.combos)}
+    idx = [by_id[c] for c in picks]
+    sets = [info["sets"][i] for i in idx]
+    sub = fast.run_fast(fast.prepare(spec.base, data, sets), sets)  # equity kept for these few
+    diffs = fast.confirm(spec.base, data, sets, sub)
+    print(f"confirmed {len(sets)} rows in backtrader ({len(best)} best, {len(sets) - len(best)} random): largest "
+          f"relative equity difference {float(np.max(diffs)):.2e} (tolerance {fast.tolerance_for(spec.base.execution):.0e})")
 
 
 def _gzip_csv(frame) -> bytes:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT, SHARED_MARKET, needs_shared
@@ -411,3 +412,19 @@ def test_sweep_has_an_overfitting_section(tmp_path, capsys):
     text = " ".join(p.extract_text() for p in PdfReader(out / "report.pdf").pages)
     assert "skill or luck" in text and f"{o['pbo']:.3f}" in text
     assert "PBO" in capsys.readouterr().out
+
+
+def test_fast_engine_sweep_matches_backtrader_rows_and_confirms(tmp_path, capsys):
+    from rotationlab.cli import main
+    args = ["sweep", "--start", "2004-01-01", "--end", "2008-12-31", "--grid", "lookback_days=3,10",
+            "--grid", "threshold=0.02,0.04", "--no-progress", "--no-pdf", "--jobs", "1"]
+    assert main([*args, "--out", str(tmp_path / "bt")]) == 0
+    assert main([*args, "--engine", "fast", "--confirm", "1", "--out", str(tmp_path / "fast")]) == 0
+    out = capsys.readouterr().out
+    assert "combos/s" in out and "confirmed 2 rows in backtrader" in out
+    a = pd.read_csv(tmp_path / "bt" / "sweep.csv")
+    b = pd.read_csv(tmp_path / "fast" / "sweep.csv")
+    assert list(a.columns) == list(b.columns) and list(a["combo_id"]) == list(b["combo_id"])
+    for col in ("sharpe", "cagr", "max_drawdown", "n_trades", "excess_cagr"):
+        np.testing.assert_allclose(b[col].to_numpy(), a[col].to_numpy(), rtol=1e-9)
+    assert main([*args, "--confirm", "2", "--out", str(tmp_path / "x")]) == 2
