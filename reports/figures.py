@@ -368,6 +368,19 @@ def fit_window(n_returns: int, window: int = M.PERIODS) -> int:
     return max(2, n_returns // 3)
 
 
+def _rolling_axes(ax1, ax2, window: int) -> int:
+    """Zero lines, date and percent axes and labels of the rolling return / Sharpe panels;
+    returns the window in months."""
+    for ax in (ax1, ax2):
+        ax.axhline(0.0, color="0.3", lw=0.8)
+        date_axis(ax)
+    pct_axis(ax1)
+    months = max(1, round(window / 21))
+    ax1.set_ylabel(f"{months}-month return")
+    ax2.set_ylabel(f"{months}-month Sharpe")
+    return months
+
+
 def rolling_figure(result: RunResult, window: int = M.PERIODS, color: str | None = None,
                    label: str | None = None):
     """Rolling ``window``-day (12-month) compounded return (top) and Sharpe ratio (bottom,
@@ -386,13 +399,7 @@ def rolling_figure(result: RunResult, window: int = M.PERIODS, color: str | None
             bl = f"benchmark {_bench_name(result)}"
             ax1.plot(b.index, M.rolling_return(b, window).to_numpy(), color=BENCHMARK_COLOR, lw=1.0, label=bl)
             ax2.plot(b.index, M.rolling_sharpe(b, window).to_numpy(), color=BENCHMARK_COLOR, lw=1.0, label=bl)
-        for ax in (ax1, ax2):
-            ax.axhline(0.0, color="0.3", lw=0.8)
-            date_axis(ax)
-        pct_axis(ax1)
-        months = max(1, round(window / 21))
-        ax1.set_ylabel(f"{months}-month return")
-        ax2.set_ylabel(f"{months}-month Sharpe")
+        months = _rolling_axes(ax1, ax2, window)
         vs = f" vs benchmark {_bench_name(result)}" if b is not None else ""
         fig.suptitle(_wrap(f"Rolling {months}-month return and Sharpe: {name}{vs}, {period_text(result)}"),
                      fontsize=13, fontweight="bold")
@@ -529,13 +536,7 @@ def comparison_rolling_figure(results: dict, colors: dict | None = None, window:
             r = M.strategy_returns(res)
             ax1.plot(r.index, M.rolling_return(r, window).to_numpy(), lw=1.1, color=colors[lab], label=lab)
             ax2.plot(r.index, M.rolling_sharpe(r, window).to_numpy(), lw=1.1, color=colors[lab], label=lab)
-        for ax in (ax1, ax2):
-            ax.axhline(0.0, color="0.3", lw=0.8)
-            date_axis(ax)
-        pct_axis(ax1)
-        months = max(1, round(window / 21))
-        ax1.set_ylabel(f"{months}-month return")
-        ax2.set_ylabel(f"{months}-month Sharpe")
+        months = _rolling_axes(ax1, ax2, window)
         ax1.set_title(f"Return over the trailing {window} trading days", loc="left", fontsize=11)
         ax2.set_title(f"Sharpe ratio over the trailing {window} trading days (annualised, risk-free 0)",
                       loc="left", fontsize=11)

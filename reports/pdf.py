@@ -177,20 +177,6 @@ def period_line(result: RunResult, metrics: dict) -> str:
 
 
 # -- run report pages --------------------------------------------------------------------------
-def headline(metrics: dict) -> list[tuple[str, str]]:
-    """Key metrics for the cover, strategy vs benchmark, formatted from ``metrics``."""
-    m, b = metrics["metrics"], metrics.get("benchmark_metrics")
-    rows = []
-    for key, label, kind in M.METRIC_ROWS:
-        if key in ("cagr", "sharpe", "max_drawdown", "annual_volatility"):
-            v = M.fmt(m.get(key), kind)
-            rows.append((label, v + (f"   (benchmark {M.fmt(b.get(key), kind)})" if b else "")))
-    for key, label, kind in M.METRIC_ROWS:
-        if key in ("n_rotations", "n_trades"):
-            rows.append((label, M.fmt(m.get(key), kind)))
-    return rows
-
-
 def cover_page(result: RunResult, metrics: dict):
     """Rule, parameters, headline numbers, period, data provenance and versions on one page
     (text shrinks until everything fits)."""

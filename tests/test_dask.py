@@ -144,7 +144,7 @@ def test_dask_sweep_matches_local_and_survives_a_killed_worker(cluster, tmp_path
     assert f"24 combinations (24 computed on Dask scheduler {cluster['address']}" in out
     assert (remote / "sweep.csv").read_bytes() == (local / "sweep.csv").read_bytes()
     man = json.loads((remote / "manifest.json").read_text())
-    assert man["status"] == "complete" and man["venue"] == {"dask_scheduler": cluster["address"]}
+    assert man["status"] == "complete" and man["venue"] == {"dask_scheduler": cluster["address"], "engine": "backtrader"}
     assert man["rows"] == {"written": 24, "of": 24, "failed": 0}
     # the survivor did the rest; the scheduler saw the other one go
     assert b"Remove worker" in (cluster["logs"] / "scheduler.log").read_bytes()

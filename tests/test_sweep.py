@@ -174,10 +174,11 @@ def test_sweep_writes_rows_reports_and_manifest(reference):
     assert man["config"]["run"]["start"] == "2005-01-03" and len(man["config"]["config_hash"]) == 64
     assert set(man["data"]["symbols"]) == {"^DJI", "^IXIC", "^GSPC"} and len(man["data"]["hash"]) == 64
     assert man["data"]["symbols"]["^GSPC"]["sha256"] and "backtrader" in man["versions"]
-    assert "seed" in man and "git" in man and man["venue"] == {"jobs": 1}
+    assert "seed" in man and "git" in man and man["venue"] == {"jobs": 1, "engine": "backtrader"}
     from pypdf import PdfReader
     pdf = PdfReader(reference / "report.pdf")
-    assert len(pdf.pages) == 5
+    assert len(pdf.pages) == 6  # cover, heatmap, top-N, distribution, best equity, overfitting
+    assert "skill or luck" in pdf.pages[5].extract_text()
     cover = pdf.pages[0].extract_text()
     assert "Rotation Lab sweep: dow_nasdaq_divergence" in cover and "[lookback_days]" in cover
 
