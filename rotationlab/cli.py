@@ -60,6 +60,11 @@ def _add_exec_args(p):
     g.add_argument("--whole-shares", action="store_true", help="trade whole shares (default: fractional)")
 
 
+def _add_output_args(p, default: str, pdf_help: str):
+    p.add_argument("--out", help=f"output folder (default: {default})")
+    p.add_argument("--no-pdf", action="store_true", help=pdf_help)
+
+
 def _add_strategy_args(p):
     p.add_argument("--strategy", default="dow_nasdaq_divergence",
                    help="registry key (default: dow_nasdaq_divergence; `list` shows all)")
@@ -104,8 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_strategy_args(r)
     _add_data_args(r)
     _add_exec_args(r)
-    r.add_argument("--out", help="output folder (default: output/<strategy>-<config hash>/)")
-    r.add_argument("--no-pdf", action="store_true", help="skip report.pdf (write CSV, JSON, PNGs)")
+    _add_output_args(r, "output/<strategy>-<config hash>/", "skip report.pdf (write CSV, JSON, PNGs)")
 
     c = sub.add_parser("compare", parents=[debug], epilog=EPILOG,
                        help="a rule beside its baselines on identical data, period and costs, in one report "
@@ -127,8 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-baselines", action="store_true", help="compare only the strategies given")
     _add_data_args(c)
     _add_exec_args(c)
-    c.add_argument("--out", help="output folder (default: output/compare-<config hash>/)")
-    c.add_argument("--no-pdf", action="store_true", help="skip report.pdf (write CSV, JSON, PNGs)")
+    _add_output_args(c, "output/compare-<config hash>/", "skip report.pdf (write CSV, JSON, PNGs)")
 
     st = sub.add_parser("study", parents=[debug], epilog=EPILOG,
                         help="event study of a signal strategy's trigger: what followed each divergence?")
@@ -142,8 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
     st.add_argument("--n-null", type=int, default=2000, help="draws of each null (default: 2000)")
     st.add_argument("--seed", type=int, default=0, help="random seed; same seed, same numbers (default: 0)")
-    st.add_argument("--out", help="output folder (default: output/study-<strategy>-<config hash>/)")
-    st.add_argument("--no-pdf", action="store_true", help="skip report.pdf")
+    _add_output_args(st, "output/study-<strategy>-<config hash>/", "skip report.pdf")
 
     wf = sub.add_parser("walkforward", parents=[debug], epilog=EPILOG,
                         help="choose parameters in-sample over a grid, trade them out-of-sample, stitch the result")
@@ -162,8 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     wf.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
     _add_data_args(wf)
     _add_exec_args(wf)
-    wf.add_argument("--out", help="output folder (default: output/walkforward-<config hash>/)")
-    wf.add_argument("--no-pdf", action="store_true", help="skip report.pdf")
+    _add_output_args(wf, "output/walkforward-<config hash>/", "skip report.pdf")
 
     w = sub.add_parser("sweep", parents=[debug], help=SWEEP_HELP, description=SWEEP_DESCRIPTION, epilog=EPILOG)
     _add_config_arg(w)
@@ -197,8 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     _add_data_args(w)
     _add_exec_args(w)
-    w.add_argument("--out", help="output folder (default: output/sweep-<config hash>/)")
-    w.add_argument("--no-pdf", action="store_true", help="skip report.pdf (write sweep.csv, top.csv, heatmap.png)")
+    _add_output_args(w, "output/sweep-<config hash>/", "skip report.pdf (write sweep.csv, top.csv, heatmap.png)")
 
     sub.add_parser("list", parents=[debug], help="list strategies with their rule and parameters", epilog=EPILOG)
     return parser

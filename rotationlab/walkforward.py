@@ -59,7 +59,6 @@ def _windows(dates: pd.DatetimeIndex, is_years: float, oos_years: float, anchore
 
 def trial_returns(spec, data: dict, jobs: int = 1) -> tuple[pd.DataFrame, pd.Series | None, dict]:
     """Daily returns of every combination of a sweep spec (columns in grid order)."""
-    from rotationlab.engine import run
     series, bench, header = {}, None, None
     labels = [c.label(spec.axes) for c in spec.combos]
     if jobs > 1 and len(spec.combos) > 1:
@@ -74,9 +73,7 @@ def trial_returns(spec, data: dict, jobs: int = 1) -> tuple[pd.DataFrame, pd.Ser
         series[label] = r
         bench = b if bench is None else bench
         header = h if header is None else header
-    frame = pd.DataFrame(series)
-    del run
-    return frame, bench, header
+    return pd.DataFrame(series), bench, header
 
 
 def _returns_of(config: RunConfig, data: dict):
