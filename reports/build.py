@@ -1,9 +1,13 @@
-"""Write a run's full output folder: CSVs, metrics.json, PNG figures and report.pdf."""
+"""Write a run's full output folder: CSVs, metrics.json, PNG figures, report.pdf (and report.html).
+
+Pure layout: the metrics and statistics come with the run (``run.metrics``, computed by the
+core); nothing here runs an engine or a statistic.
+"""
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
+import time
 
 import matplotlib
 
@@ -12,10 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from reports import figures as F  # noqa: E402
 from reports import pdf as P  # noqa: E402
-from reports.metrics import compute_metrics  # noqa: E402
 from reports.style import DPI, style  # noqa: E402
-from rotationlab.atomic import atomic_write_bytes  # noqa: E402
-from rotationlab.results import RunResult, write_run  # noqa: E402
+from rotationlab.results import write_run  # noqa: E402
 
 #: PNG file name of each figure of a run report (the signal figure only for signal strategies).
 FIGURES = {
@@ -36,7 +38,7 @@ def png_bytes(fig, dpi: int = DPI) -> bytes:
     return buf.getvalue()
 
 
-def report_figures(result: RunResult, color: str | None = None, label: str | None = None) -> dict:
+def report_figures(result, color: str | None = None, label: str | None = None) -> dict:
     """``{name: Figure}`` of a run report, in page order; figures that do not apply are left out."""
     figs = {}
     for name, func in FIGURES.items():
@@ -49,26 +51,40 @@ def report_figures(result: RunResult, color: str | None = None, label: str | Non
     return figs
 
 
-def write_report(result: RunResult, out: str | Path, pdf: bool = True, seed: int = 0) -> dict:
-    """Write ``out``/: CSVs and metrics.json (via :func:`write_run`), one PNG per figure and,
-    if ``pdf``, report.pdf (cover, metrics, "more than luck?" statistics, figures, trades,
-    execution assumptions)."""
+def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict | None = None) -> dict:
+    """Write the run into ``folder`` (an OutputFolder or a path): CSVs and metrics.json, one PNG
+    per figure and, if ``pdf``, report.pdf (cover, metrics, "more than luck?" statistics,
+    figures, trades, execution assumptions); if ``html``, report.html."""
     from reports.stats_page import statistics_page
-    from rotationlab.runstats import run_statistics
-    out = Path(out)
-    metrics = compute_metrics(result)
-    metrics["statistics"] = run_statistics(result, seed=seed)
-    write_run(result, out, metrics)
+    from rotationlab.outdir import as_folder
+    folder = as_folder(folder)
+    result, metrics = run.result, run.metrics
+    t0 = time.perf_counter()
+    write_run(result, folder, metrics)
     figs = report_figures(result)
+    t1 = time.perf_counter()
     try:
         for name, fig in figs.items():
-            atomic_write_bytes(out / f"{name}.png", png_bytes(fig))
+            folder.write_bytes(f"{name}.png", png_bytes(fig))
+        t2 = time.perf_counter()
         if pdf:
-            pages = [P.cover_page(result, metrics), P.metrics_page(result, metrics),
-                     statistics_page(result, metrics), *figs.values(),
-                     P.trades_page(result, metrics), P.execution_page(result, metrics)]
-            P.write_pdf(pages, out / "report.pdf", title=f"Rotation Lab report: {result.strategy}")
+            pages = [P.cover_page(result, metrics), P.metrics_page(result, metrics)]
+            if "statistics" in metrics:
+                pages.append(statistics_page(result, metrics))
+            pages += [*figs.values(), P.trades_page(result, metrics), P.execution_page(result, metrics)]
+            folder.write_bytes("report.pdf", P.pdf_bytes(pages, title=f"Rotation Lab report: {result.strategy}"))
+        t3 = time.perf_counter()
     finally:
         for fig in figs.values():
             plt.close(fig)
-    return {"metrics": metrics, "out": out}
+    if html:
+        try:
+            from reports.html import run_html
+        except ImportError:
+            run_html = None
+        if run_html is not None:
+            folder.write_text("report.html", run_html(run))
+    if timings is not None:
+        timings.update({"csv_json_and_figures": t1 - t0, "png": t2 - t1, "pdf": t3 - t2,
+                        "html": time.perf_counter() - t3})
+    return {"metrics": metrics, "out": folder.path}

@@ -34,7 +34,7 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from reports import metrics as M  # noqa: E402
 from reports.style import (  # noqa: E402
-    BENCHMARK_COLOR, CASH_COLOR, DPI, FIGSIZE, ROTATED_COLOR, TRIGGER_COLOR, blank_figure, color_of, date_axis,
+    BENCHMARK_COLOR, CASH_COLOR, DPI, GROWTH_COLOR, FIGSIZE, ROTATED_COLOR, TRIGGER_COLOR, blank_figure, color_of, date_axis,
     new_figure,
     pct_axis, period_text, strategy_colors, style, symbol_colors,
 )
@@ -88,7 +88,7 @@ def _shade_rotations(ax, result: RunResult, label: str | None = None) -> int:
 
 
 def _rotated_label(result: RunResult) -> str:
-    rot = result.config.get("params", {}).get("rotation_symbols")
+    rot = (result.baskets or {}).get("rotation")
     return f"rotated (holding {'+'.join(rot)})" if rot else "rotated"
 
 
@@ -117,6 +117,12 @@ def _strategy_label(result: RunResult, label: str | None) -> str:
     return label or result.strategy
 
 
+def _same_as_benchmark(result: RunResult) -> bool:
+    """The growth basket is the benchmark itself (one line is enough)."""
+    g = (result.baskets or {}).get("growth") or {}
+    return result.benchmark is not None and list(g) == [str(result.benchmark.name)] and g[list(g)[0]] == 1.0
+
+
 def _bench_name(result: RunResult) -> str:
     return str(result.benchmark.name) if result.benchmark is not None else ""
 
@@ -136,6 +142,10 @@ def equity_figure(result: RunResult, log: bool = True, benchmarks: dict | None =
         if result.benchmark is not None:
             ax.plot(result.benchmark.index, result.benchmark.to_numpy(), label=f"benchmark {_bench_name(result)}",
                     lw=1.1, color=BENCHMARK_COLOR, zorder=2)
+        growth = getattr(result, "growth", None)
+        if growth is not None and not _same_as_benchmark(result):
+            ax.plot(growth.index, growth.to_numpy(), label=f"holding growth {'+'.join(result.baskets.get('growth', {}))}",
+                    lw=1.1, color=GROWTH_COLOR, ls="--", zorder=2, gid="growth")
         start_value = float(result.equity.iloc[0])
         for i, (lab, s) in enumerate((benchmarks or {}).items()):
             s = s.loc[result.equity.index[0]:result.equity.index[-1]].dropna()
@@ -148,6 +158,8 @@ def equity_figure(result: RunResult, log: bool = True, benchmarks: dict | None =
             ax.yaxis.set_major_formatter(mticker.FuncFormatter(_money))
         date_axis(ax)
         bench = f" vs benchmark {_bench_name(result)}" if result.benchmark is not None else ""
+        if growth is not None and not _same_as_benchmark(result):
+            bench += " and holding growth"
         ax.set_title(_wrap(f"Equity: {name}{bench}, {period_text(result)}"))
         ax.set_ylabel("portfolio value" + (" (log scale)" if log else ""))
         if n:
@@ -258,19 +270,25 @@ def allocation_figure(result: RunResult, label: str | None = None):
 
 
 # -- 4. signal ---------------------------------------------------------------------------------
+def _legs(result: RunResult):
+    info = result.signal_info or {}
+    legs = info.get("legs") or []
+    return legs if len(legs) == 2 else None
+
+
 def relative_strength(result: RunResult) -> pd.Series | None:
-    """Dow close / Nasdaq close, rebased to 1 on the first date, from ``result.closes``
-    (None when the closes or the dow/nasdaq parameters are not in the result)."""
-    params = result.config.get("params", {})
-    dow, nas = params.get("dow_symbol"), params.get("nasdaq_symbol")
+    """The rule's first signal leg / its second (e.g. Dow / Nasdaq), rebased to 1 on the first
+    date, from ``result.closes`` (None when the rule names no two legs or the closes lack them)."""
+    legs = _legs(result)
     closes = getattr(result, "closes", None)
-    if not dow or not nas or closes is None or dow not in closes or nas not in closes:
+    if legs is None or closes is None or any(s not in closes for s in legs):
         return None
-    c = closes[[dow, nas]].loc[result.equity.index[0]:result.equity.index[-1]].dropna()
+    a, b = legs
+    c = closes[[a, b]].loc[result.equity.index[0]:result.equity.index[-1]].dropna()
     if not len(c):
         return None
-    rs = c[dow] / c[nas]
-    return (rs / rs.iloc[0]).rename(f"{dow}/{nas}")
+    rs = c[a] / c[b]
+    return (rs / rs.iloc[0]).rename(f"{a}/{b}")
 
 
 def trigger_dates(result: RunResult) -> pd.DatetimeIndex:
@@ -279,19 +297,24 @@ def trigger_dates(result: RunResult) -> pd.DatetimeIndex:
 
 
 def signal_figure(result: RunResult, label: str | None = None):
-    """The signal: for the divergence rule, the Dow/Nasdaq relative strength (top) and the
-    N-day spread with its entry threshold, days the trigger condition held (dots) and the
-    rotation entries (triangles); rotated episodes shaded. Other signal strategies get the spread
-    panel only. Returns None for strategies without a signal log.
+    """The signal, labelled with the rule's own names (``result.signal_info``): the relative
+    strength of its two signal legs (top, when it names two) and the logged spread with its
+    entry (and exit) thresholds, the days the trigger condition held (dots) and the rotation
+    entries (triangles); rotated episodes shaded. Rules without rotation states get the signal
+    with the days their condition held shaded. None for rules without a signal log.
 
     Spread axis: ``lines`` labelled ``spread``; relative strength axis: ``relative strength``."""
     sig = result.signals
-    if sig is None or not len(sig):
+    if sig is None or not len(sig) or "spread" not in sig:
         return None
     sig = sig[sig["state"] != "warmup"] if "state" in sig else sig
-    params = result.config.get("params", {})
+    if not len(sig):
+        return None
+    info = result.signal_info or {}
     rs = relative_strength(result)
-    divergence = "dow_symbol" in params and "nasdaq_symbol" in params
+    rotating = ("state" in sig and bool((sig["state"] == "rotated").any())) or bool(result.baskets.get("rotation"))
+    legs = _legs(result)
+    names = info.get("leg_names") or legs or []
     with style():
         if rs is not None:
             fig, (ax_rs, ax) = new_figure(2, 1, sharex=True, height_ratios=[1, 1.25])
@@ -305,22 +328,24 @@ def signal_figure(result: RunResult, label: str | None = None):
             ax_rs.axhline(1.0, color="0.6", lw=0.8)
             ax_rs.yaxis.set_major_formatter(mticker.FormatStrFormatter("%.2f"))
             ax_rs.set_ylabel(f"{rs.name}\n(rebased to 1)")
-            ax_rs.set_title(f"Dow vs Nasdaq relative strength ({rs.name}; rising = Dow leads)", loc="left",
+            lead = f"{names[0]} vs {names[1]}" if len(names) == 2 else rs.name
+            first = names[0] if names else legs[0]
+            ax_rs.set_title(f"{lead} relative strength ({rs.name}; rising = {first} leads)", loc="left",
                             fontsize=11)
         spread = sig["spread"].astype(float)
-        ax.plot(spread.index, spread.to_numpy(), color=color_of(result.strategy), lw=0.6 if divergence else 1.3,
+        ax.plot(spread.index, spread.to_numpy(), color=color_of(result.strategy), lw=0.6 if rotating else 1.3,
                 label="spread")
         ax.axhline(0.0, color="0.3", lw=0.8)
-        if divergence:
-            th = params.get("threshold")
-            if th is not None:
-                ax.axhline(th, color=TRIGGER_COLOR, lw=1.0, ls="--", label=f"entry threshold {M.fmt(th, 'pct')}")
-            ex = params.get("exit_threshold")
-            if ex:
-                ax.axhline(-ex, color="0.4", lw=1.0, ls=":", label=f"exit threshold -{M.fmt(ex, 'pct')}")
-        on = sig["triggered"].astype(bool)
+        th = info.get("threshold")
+        if th is not None and rotating:
+            ax.axhline(th, color=TRIGGER_COLOR, lw=1.0, ls="--", label=f"entry threshold {M.fmt(th, 'pct')}")
+        ex = info.get("exit_threshold")
+        if ex is not None and rotating:
+            ax.axhline(ex, color="0.4", lw=1.0, ls=":", label=f"exit threshold {M.fmt(ex, 'pct')}")
+        on = sig["triggered"].astype(bool) if "triggered" in sig else pd.Series(False, index=sig.index)
         fired = sig.index[on]
-        if divergence:
+        what = info.get("label") or "signal"
+        if rotating:
             ax.plot(fired, spread.reindex(fired).to_numpy(), ls="none", marker=".", ms=3.5, color=TRIGGER_COLOR,
                     alpha=0.6, label="trigger condition met", gid="triggered")
             entries = trigger_dates(result)
@@ -328,32 +353,24 @@ def signal_figure(result: RunResult, label: str | None = None):
             ax.plot(entries, spread.reindex(entries).to_numpy(), ls="none", marker="^", ms=8, color=TRIGGER_COLOR,
                     markeredgecolor="black", markeredgewidth=0.6, label="rotation entry", gid="entries")
             _shade_rotations(ax, result, _rotated_label(result))
-            n = params.get("lookback_days")
-            ax.set_ylabel(f"Dow minus Nasdaq\n{n}-day return")
-            ax.set_title(f"Spread: {params['dow_symbol']} minus {params['nasdaq_symbol']} {n}-day return; "
-                         f"{len(fired)} trigger days, {len(entries)} rotations", loc="left", fontsize=11)
+            ax.set_ylabel(_wrap(what, 28))
+            ax.set_title(f"Spread: {what}; {len(fired)} trigger days, {len(entries)} rotations", loc="left",
+                         fontsize=11)
         else:
-            # any other signal strategy: shade the days its condition held
             run_id = (on != on.shift()).cumsum()
-            first = True
+            first_block = True
             for _, block in on.groupby(run_id):
                 if block.iloc[0]:
                     end = sig.index[min(sig.index.get_loc(block.index[-1]) + 1, len(sig) - 1)]
                     ax.axvspan(block.index[0], end, color=ROTATED_COLOR, alpha=0.25, lw=0, zorder=0,
-                               label=f"condition met ({len(fired)} days)" if first else None, gid="condition")
-                    first = False
-            if "fast_days" in params and "slow_days" in params:
-                ax.set_ylabel(f"{params['fast_days']}-day / {params['slow_days']}-day\naverage - 1")
-            else:
-                ax.set_ylabel("signal")
+                               label=f"condition met ({len(fired)} days)" if first_block else None, gid="condition")
+                    first_block = False
+            ax.set_ylabel(_wrap(what, 28))
             states = ", ".join(f"{k} {v:,}" for k, v in sig["state"].value_counts().items()) if "state" in sig else ""
-            ax.set_title(f"Signal logged by the strategy; days by state: {states}", loc="left", fontsize=11)
+            ax.set_title(f"Signal logged by the rule; days by state: {states}", loc="left", fontsize=11)
         pct_axis(ax)
         date_axis(ax)
         fig.suptitle(_wrap(f"Signal: {name}, {period_text(result)}"), fontsize=13, fontweight="bold")
-        if rs is None and divergence:
-            ax.text(0.005, 0.98, "relative strength not shown: the result carries no closes",
-                    transform=ax.transAxes, fontsize=8.5, va="top", color="0.3")
         _legend_below(fig, ax, ncols=5)
     return fig
 

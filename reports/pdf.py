@@ -144,10 +144,11 @@ def _param_text(v) -> str:
 
 def changed_params(result: RunResult) -> dict:
     """Parameters that differ from the strategy's defaults."""
-    from strategies import STRATEGIES
-    cls = STRATEGIES.get(result.strategy)
+    from strategies import rule_class
     params = result.config.get("params", {})
-    if cls is None:
+    try:
+        cls = rule_class(result.config.get("strategy", result.strategy))
+    except Exception:  # noqa: BLE001 - a rule file that moved: show everything
         return dict(params)
     d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cls.defaults().items()}
     return {k: v for k, v in params.items() if d.get(k, object()) != v}
@@ -197,11 +198,22 @@ def _cover(result: RunResult, metrics: dict, k: float):
         left.heading("The rule", 12.5 * k)
         left.para(result.rule, size=11.5 * k)
         left.heading("Parameters", 12.5 * k)
-        params = result.config.get("params", {})
         changed = changed_params(result)
-        left.kv([(k_ + (" *" if k_ in changed else ""), _param_text(v)) for k_, v in params.items()], size=9.5 * k)
         if changed:
-            left.para("* differs from the default", size=8 * k, color="0.4")
+            left.kv([(k_, _param_text(v)) for k_, v in changed.items()], size=9.5 * k)
+            left.para("Only parameters that differ from the defaults; all are in metrics.json and manifest.json.",
+                      size=8 * k, color="0.4")
+        else:
+            left.para("All at their defaults (listed in metrics.json and manifest.json).", size=9.5 * k)
+        warns = list(getattr(result, "warnings", ()) or ())
+        ex = result.execution
+        if ex.get("close_only_symbols"):
+            warns.insert(0, f"{', '.join(ex['close_only_symbols'])} has close prices only: every order of this run "
+                            "fills at the close (one fill time for every leg of a rebalance).")
+        if warns:
+            left.heading("Read before trusting the numbers", 12.5 * k)
+            for w in warns:
+                left.para("- " + w, size=8.8 * k, color="#8a1c1c")
         right = Column(fig, 5.75, top, W - 5.75 - 0.4, bottom)
         right.heading("Headline", 12.5 * k)
         right.kv(headline(metrics), size=9.5 * k)
@@ -219,9 +231,16 @@ def _cover(result: RunResult, metrics: dict, k: float):
 
 
 def headline(metrics: dict) -> list[tuple[str, str]]:
-    """Key metrics for the cover, strategy vs benchmark, formatted from ``metrics``."""
+    """Key metrics for the cover, strategy vs benchmark, formatted from ``metrics``; the rule
+    against simply holding its growth basket first."""
     m, b = metrics["metrics"], metrics.get("benchmark_metrics")
     rows = []
+    vg, gm = metrics.get("vs_growth"), metrics.get("growth_metrics")
+    if vg and gm:
+        ex = vg.get("excess_cagr")
+        text = "n/a" if ex is None or ex != ex else f"{ex * 100:+.2f} %/yr"
+        rows.append(("rule vs holding growth", f"{text} (growth {metrics.get('growth', '')} CAGR "
+                                               f"{M.fmt(gm.get('cagr'), 'pct')})"))
     for key, label, kind in M.METRIC_ROWS:
         if key in ("cagr", "sharpe", "max_drawdown", "annual_volatility"):
             v = M.fmt(m.get(key), kind)
@@ -383,8 +402,8 @@ def figure_pages(result: RunResult, color: str | None = None) -> list:
     return [f for f in figs if f is not None]
 
 
-def write_pdf(pages: list, path: str | Path, title: str = "Rotation Lab report") -> Path:
-    """Bind ``pages`` (figures) into ``path``, deterministically, and close them."""
+def pdf_bytes(pages: list, title: str = "Rotation Lab report") -> bytes:
+    """Bind ``pages`` (figures) into PDF bytes, deterministically, and close them."""
     buf = io.BytesIO()
     with style():
         with PdfPages(buf, metadata={"Title": title, "Creator": "Rotation Lab", "CreationDate": None,
@@ -392,7 +411,16 @@ def write_pdf(pages: list, path: str | Path, title: str = "Rotation Lab report")
             for fig in pages:
                 pdf.savefig(fig)
                 plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def write_pdf(pages: list, path, title: str = "Rotation Lab report") -> Path:
+    """Bind ``pages`` into ``path`` (a file path, or ``(folder, name)``)."""
+    data = pdf_bytes(pages, title)
+    if isinstance(path, tuple):
+        folder, name = path
+        return folder.write_bytes(name, data)
+    return atomic_write_bytes(path, data)
 
 
 __all__ = ["Column", "cover_page", "execution_page", "figure_pages", "metrics_page",

@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 from reports import pdf as P  # noqa: E402
 from reports.build import png_bytes  # noqa: E402
 from reports.style import BENCHMARK_COLOR, FIGSIZE, TRIGGER_COLOR, date_axis, new_figure, pct_axis, style  # noqa: E402
-from rotationlab.atomic import atomic_write_bytes, atomic_write_text  # noqa: E402
+from rotationlab.outdir import as_folder  # noqa: E402
 from rotationlab.results import dump_json  # noqa: E402
 
 LEG_LABELS = {"rotation": "rotation basket", "growth": "growth",
@@ -224,21 +224,20 @@ def lag_page(st, lag: pd.DataFrame):
 
 def write_study(st, out: str | Path, pdf: bool = True, header: dict | None = None,
                 lag: pd.DataFrame | None = None) -> dict:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    folder = as_folder(out)
+    out = folder.path
     events = st.events.copy()
-    atomic_write_text(out / "events.csv", events.to_csv(date_format="%Y-%m-%d", lineterminator="\n"))
+    folder.write_text("events.csv", events.to_csv(date_format="%Y-%m-%d", lineterminator="\n"))
     doc = {**st.summary, "run": st.result.header(), **(header or {})}
     if lag is not None:
         doc["execution_lag"] = lag.to_dict(orient="index")
-    atomic_write_text(out / "study.json", dump_json(doc))
+    folder.write_text("study.json", dump_json(doc))
     figs = {name: f(st) for name, f in FIGURES.items()}
     for name, fig in figs.items():
-        atomic_write_bytes(out / f"{name}.png", png_bytes(fig))
+        folder.write_bytes(f"{name}.png", png_bytes(fig))
     if pdf:
         pages = [cover_page(st), summary_page(st), *figs.values()]
         if lag is not None:
             pages.append(lag_page(st, lag))
-        P.write_pdf(pages, out / "report.pdf",
-                    title=f"Rotation Lab event study: {st.result.strategy}")
+        folder.write_bytes("report.pdf", P.pdf_bytes(pages, title=f"Rotation Lab event study: {st.title}"))
     return {"out": out, "summary": st.summary}

@@ -22,6 +22,7 @@ FIGSIZE = (12.0, 6.75)
 DPI = 150
 
 BENCHMARK_COLOR = "#4d4d4d"
+GROWTH_COLOR = "#138d75"       # buy-and-hold of the rule's growth basket
 ROTATED_COLOR = "#f2b134"       # shading of rotation episodes
 TRIGGER_COLOR = "#d62728"       # trigger markers, worst-drawdown marks
 CASH_COLOR = "#d9d9d9"

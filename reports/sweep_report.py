@@ -19,6 +19,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.colors as mcolors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker as mticker  # noqa: E402
 import numpy as np  # noqa: E402
@@ -30,7 +31,6 @@ from reports import pdf as P  # noqa: E402
 from reports.build import png_bytes  # noqa: E402
 from reports.style import FIGSIZE, TRIGGER_COLOR, new_figure, style  # noqa: E402
 from rotationlab import sweep as S  # noqa: E402
-from rotationlab.atomic import atomic_write_bytes, atomic_write_text  # noqa: E402
 from rotationlab.errors import UserError  # noqa: E402
 
 KINDS = {k: kind for k, _, kind in M.METRIC_ROWS} | {"rejected_orders": "int"}
@@ -56,30 +56,30 @@ def value_text(v) -> str:
     return S.cell(v)
 
 
-def parse_heatmap(text: str | None, spec: S.SweepSpec) -> tuple[str, str | None, str]:
-    """``"x,y,metric"`` (``y`` and ``metric`` optional) -> checked ``(x, y, metric)``; default:
-    the first two swept parameters and ``spec.metric``."""
-    names = spec.names
-    if not text:
-        return names[0], (names[1] if len(names) > 1 else None), spec.metric
-    parts = [p.strip() for p in text.split(",")]
-    if not 1 <= len(parts) <= 3 or not all(parts):
-        raise UserError(f"--heatmap {text!r}: use X,Y,METRIC with two swept parameters and a metric, e.g. "
-                        f"--heatmap {','.join(names[:2])},sharpe")
-    for p in parts[:2]:
-        if p not in names:
-            what = "a metric, not a parameter" if p in spec.metrics else "not a swept parameter"
-            raise UserError(f"--heatmap {text!r}: {p!r} is {what}{S.did_you_mean(p, names)}; "
-                            f"swept: {', '.join(names)}")
-    x = parts[0]
-    y = parts[1] if len(parts) > 1 else None
-    if y == x:
-        raise UserError(f"--heatmap {text!r}: give two different parameters")
-    metric = S.check_metric(parts[2], spec.metrics, "--heatmap metric") if len(parts) == 3 else spec.metric
-    return x, y, metric
+from rotationlab.sweep import parse_heatmap, top_table  # noqa: E402,F401  (re-exported)
 
 
 # -- figures -----------------------------------------------------------------------------------
+#: Metrics whose natural centre is zero (differences from the benchmark, returns).
+ZERO_CENTRED = frozenset({"excess_cagr", "alpha", "information_ratio", "total_return", "cagr", "sharpe",
+                          "sortino", "calmar", "monthly_hit_rate"})
+
+
+def heat_center(metric: str, benchmark_value: float | None) -> tuple[float | None, str]:
+    """The value the heatmap's colours diverge from: the benchmark's value of the metric where
+    known, zero for excess metrics, none for counts and costs."""
+    if metric in ("excess_cagr", "alpha", "information_ratio"):
+        return 0.0, "0 (the benchmark)"
+    if benchmark_value is not None and np.isfinite(benchmark_value) and metric not in ("n_trades", "n_rotations",
+                                                                                       "rejected_orders"):
+        return float(benchmark_value), f"the benchmark ({fmt(benchmark_value, metric)})"
+    if metric == "monthly_hit_rate":
+        return 0.5, "50%"
+    if metric in ZERO_CENTRED:
+        return 0.0, "0"
+    return None, ""
+
+
 def heatmap_matrix(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None, metric: str):
     """``(matrix rows=y values, cols=x values, x values, y values)``; each cell the best
     ``metric`` over the rows with that (x, y) (NaN where there are none)."""
@@ -99,7 +99,11 @@ def heatmap_matrix(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None
     return mat, xs, ys
 
 
-def heatmap_figure(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None, metric: str):
+def heatmap_figure(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None, metric: str,
+                   benchmark_value: float | None = None):
+    """The metric over two swept parameters, on a diverging colour scale centred on the
+    benchmark's value of the metric (or on zero for excess metrics), its range set by the data's
+    spread (robust: the 5th to 95th percentile distance from the centre)."""
     mat, xs, ys = heatmap_matrix(frame, spec, x, y, metric)
     lower = metric in S.LOWER_IS_BETTER
     others = [n for n in spec.names if n not in (x, y)]
@@ -107,10 +111,20 @@ def heatmap_figure(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None
         fig, ax = new_figure()
         cmap = plt.get_cmap("RdYlGn_r" if lower else "RdYlGn").with_extremes(bad="#e6e6e6")
         finite = mat[np.isfinite(mat)]
-        vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        center, center_label = heat_center(metric, benchmark_value)
+        if finite.size:
+            spread = float(np.quantile(np.abs(finite - center), 0.95)) if center is not None else 0.0
+            if center is None or not spread > 0:
+                vmin, vmax = float(finite.min()), float(finite.max())
+            else:
+                vmin, vmax = center - spread, center + spread
+        else:
+            vmin, vmax = 0.0, 1.0
         if vmin == vmax:
             vmin, vmax = vmin - 0.5 * (abs(vmin) or 1), vmax + 0.5 * (abs(vmax) or 1)
-        im = ax.imshow(np.ma.masked_invalid(mat), cmap=cmap, vmin=vmin, vmax=vmax, origin="lower",
+        norm = mcolors.TwoSlopeNorm(center, vmin, vmax) if center is not None and vmin < center < vmax else \
+            mcolors.Normalize(vmin, vmax)
+        im = ax.imshow(np.ma.masked_invalid(mat), cmap=cmap, norm=norm, origin="lower",
                        aspect="auto", interpolation="nearest")
         im.set_gid("heatmap")
         ax.set_xticks(range(len(xs)), [value_text(v) for v in xs], rotation=0 if len(xs) <= 12 else 60)
@@ -125,9 +139,9 @@ def heatmap_figure(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None
                 for j in range(mat.shape[1]):
                     v = mat[i, j]
                     if np.isfinite(v):
-                        norm = (v - vmin) / (vmax - vmin)
+                        shade = float(norm(v))
                         ax.text(j, i, fmt(v, metric), ha="center", va="center", fontsize=size,
-                                color="white" if norm < 0.15 or norm > 0.85 else "black")
+                                color="white" if shade < 0.15 or shade > 0.85 else "black")
                     else:
                         ax.text(j, i, "-", ha="center", va="center", fontsize=size, color="0.45")
         if finite.size:
@@ -135,7 +149,8 @@ def heatmap_figure(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None
             bi, bj = np.unravel_index(np.argmin(flat) if lower else np.argmax(flat), mat.shape)
             ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, lw=2.5, ec="black", gid="best"))
         bar = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.05)
-        bar.set_label(label_of(metric) + (" (lower is better)" if lower else ""))
+        bar.set_label(label_of(metric) + (" (lower is better)" if lower else "")
+                      + (f"; centred on {center_label}" if center is not None else ""))
         if KINDS.get(metric) == "pct":
             span = vmax - vmin
             bar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(
@@ -188,16 +203,6 @@ def distribution_figure(frame: pd.DataFrame, metric: str, benchmark_value=None, 
 
 
 # -- tables ------------------------------------------------------------------------------------
-def top_table(frame: pd.DataFrame, spec: S.SweepSpec, metric: str, n: int) -> pd.DataFrame:
-    """The ``n`` best rows by ``metric`` (failed rows left out): rank, parameters, metrics."""
-    ok = frame[frame["error"] == ""]
-    best = S.ranked(ok, metric).head(n)
-    extra = [m for m in TOP_METRICS if m in spec.metrics and m != metric]
-    out = best[[*spec.names, metric, *extra, "combo_id"]].copy()
-    out.insert(0, "rank", range(1, len(out) + 1))
-    return out.reset_index(drop=True)
-
-
 def top_csv(top: pd.DataFrame, spec: S.SweepSpec) -> str:
     rows = [list(top.columns)]
     whole = [KINDS.get(c) in ("int", "days") for c in top.columns]
@@ -346,46 +351,42 @@ def top_page(top: pd.DataFrame, spec: S.SweepSpec, metric: str, total: int):
 
 
 # -- writing -----------------------------------------------------------------------------------
-def best_run(spec: S.SweepSpec, frame: pd.DataFrame, metric: str, data: dict):
-    """Re-run the best combination here (for its equity figure and the benchmark's metrics)."""
-    from rotationlab.engine import run
-    ok = frame[(frame["error"] == "") & frame[metric].notna()]
-    if not len(ok):
-        return None, None
-    best = S.ranked(ok, metric).iloc[0]
-    combo = next(c for c in spec.combos if c.id == best["combo_id"])
-    result = run(spec.config(combo), data=data)
-    return result, combo
-
-
-def write_sweep_report(spec: S.SweepSpec, out: str | Path, data: dict, manifest: dict, outcome=None,
-                       heatmap: tuple | None = None, top: int = 10, pdf: bool = True,
-                       extra_pages: list | None = None) -> dict:
-    """Write ``heatmap.png``, ``top.csv`` and (if ``pdf``) ``report.pdf`` into ``out``; returns
-    ``{"frame", "top", "heatmap", "best"}``."""
-    out = Path(out)
-    frame = S.load_rows(spec, out / S.ROWS_FILE)
+def write_sweep_report(sweep, folder, heatmap: tuple | None = None, top: int = 10, pdf: bool = True,
+                       html: bool = True, best: dict | None = None) -> dict:
+    """Write ``heatmap.png``, ``top.csv`` and (if ``pdf``) ``report.pdf`` (and ``report.html``)
+    into ``folder``, from the finished sweep (its rows, overfitting statistics and best row, all
+    computed by the core). Returns ``{"frame", "top", "heatmap"}``."""
+    from reports.overfit_page import overfitting_page
+    spec, frame = sweep.spec, sweep.frame
+    manifest = sweep.outcome.manifest
     x, y, hmetric = heatmap or parse_heatmap(None, spec)
     metric = spec.metric
     table = top_table(frame, spec, metric, top)
-    atomic_write_text(out / "top.csv", top_csv(table, spec))
-    hfig = heatmap_figure(frame, spec, x, y, hmetric)
+    folder.write_text("top.csv", top_csv(table, spec))
+    best_result = best["result"] if best else None
+    bench_value = None
+    if best:
+        bench_value = (best["metrics"].get("benchmark_metrics") or {}).get(metric)
+    hfig = heatmap_figure(frame, spec, x, y, hmetric, benchmark_value=bench_value if hmetric == metric else None)
     try:
-        atomic_write_bytes(out / "heatmap.png", png_bytes(hfig))
-        best_result, best_combo = (best_run(spec, frame, metric, data) if pdf else (None, None))
+        folder.write_bytes("heatmap.png", png_bytes(hfig))
         if pdf:
             from reports import figures as F
-            bench_value = None
-            if best_result is not None:
-                bm = M.compute_metrics(best_result).get("benchmark_metrics") or {}
-                bench_value = bm.get(metric)
-            pages = [cover_page(spec, frame, manifest, best_result, metric, outcome), hfig]
+            pages = [cover_page(spec, frame, manifest, best_result, metric, sweep.outcome), hfig]
             pages.append(top_page(table, spec, metric, len(frame)))
             pages.append(distribution_figure(frame, metric, bench_value, spec.base.strategy))
             if best_result is not None:
-                pages.append(F.equity_figure(best_result, label=f"best: {best_combo.label(spec.axes)}"))
-            pages.extend(extra_pages or [])
-            P.write_pdf(pages, out / "report.pdf", title=f"Rotation Lab sweep: {spec.base.strategy}")
+                pages.append(F.equity_figure(best_result, label=f"best: {best['combo'].label(spec.axes)}"))
+            if sweep.overfitting:
+                pages.append(overfitting_page(sweep.overfitting, spec.base.strategy))
+            folder.write_bytes("report.pdf", P.pdf_bytes(pages, title=f"Rotation Lab sweep: {spec.base.strategy}"))
     finally:
         plt.close(hfig)
-    return {"frame": frame, "top": table, "heatmap": (x, y, hmetric), "best": best_result}
+    if html:
+        try:
+            from reports.html import sweep_html
+        except ImportError:
+            sweep_html = None
+        if sweep_html is not None:
+            folder.write_text("report.html", sweep_html(sweep, table, (x, y, hmetric), best, bench_value))
+    return {"frame": frame, "top": table, "heatmap": (x, y, hmetric)}

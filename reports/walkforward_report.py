@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 from reports import pdf as P  # noqa: E402
 from reports.build import png_bytes  # noqa: E402
 from reports.style import BENCHMARK_COLOR, FIGSIZE, color_of, date_axis, new_figure, style  # noqa: E402
-from rotationlab.atomic import atomic_write_bytes, atomic_write_text  # noqa: E402
+from rotationlab.outdir import as_folder  # noqa: E402
 from rotationlab.results import dump_json  # noqa: E402
 
 
@@ -89,15 +89,15 @@ def windows_page(wf, strategy: str):
 
 
 def write_walkforward(wf, out: str | Path, strategy: str, rule: str, pdf: bool = True) -> Path:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "walkforward.csv", wf.windows.to_csv(index=False, date_format="%Y-%m-%d",
+    folder = as_folder(out)
+    out = folder.path
+    folder.write_text("walkforward.csv", wf.windows.to_csv(index=False, date_format="%Y-%m-%d",
                                                                lineterminator="\n"))
     eq = pd.DataFrame(equity_curves(wf)).rename_axis("date")
-    atomic_write_text(out / "oos_equity.csv", eq.to_csv(date_format="%Y-%m-%d", lineterminator="\n"))
-    atomic_write_text(out / "walkforward.json", dump_json(wf.summary))
+    folder.write_text("oos_equity.csv", eq.to_csv(date_format="%Y-%m-%d", lineterminator="\n"))
+    folder.write_text("walkforward.json", dump_json(wf.summary))
     fig = walkforward_figure(wf, strategy)
-    atomic_write_bytes(out / "walkforward.png", png_bytes(fig))
+    folder.write_bytes("walkforward.png", png_bytes(fig))
     if pdf:
         with style():
             cover = P._page(f"Walk-forward: {strategy}", "Choose parameters in-sample, trade them out-of-sample")
@@ -116,6 +116,6 @@ def write_walkforward(wf, out: str | Path, strategy: str, rule: str, pdf: bool =
                 P.provenance_block(col, run["provenance"], 0.9)
             if run.get("versions"):
                 col.para("Versions: " + P.versions_text(run["versions"]), size=8, color="0.2")
-        P.write_pdf([cover, windows_page(wf, strategy), fig], out / "report.pdf",
-                    title=f"Rotation Lab walk-forward: {strategy}")
+        folder.write_bytes("report.pdf", P.pdf_bytes([cover, windows_page(wf, strategy), fig],
+                                                     title=f"Rotation Lab walk-forward: {strategy}"))
     return out

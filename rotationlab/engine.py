@@ -1,19 +1,37 @@
-"""The only module that touches backtrader's ``Cerebro``: (config, data) -> :class:`RunResult`."""
+"""The backtrader engine, the reference: (config, data) -> :class:`RunResult`.
+
+The only module that touches backtrader's ``Cerebro``. The rule decides at each close through
+:class:`strategies.History` (the same decisions the fast engine computes); a backtrader strategy
+turns its targets into orders:
+
+* orders are notional ("buy $X of QQQ"), sized from the prices of the bar they fill on, keeping
+  a cash buffer for costs, sells submitted before buys;
+* a rebalance happens when the target changes, the rule forces one, an order was refused, or a
+  weight drifts from its target by more than ``drift_tolerance`` (while nothing is waiting to
+  fill);
+* fills at the next open (``cheat_on_open``) or, for close fills, at that close
+  (``cheat_on_close``); the broker checks cash at execution (``checksubmit`` off: an order is
+  refused only if the cash is not there when it executes, in submission order).
+
+Decisions before the first trading bar are computed in plain Python (the rule's state carries
+through its whole history); backtrader sees only the traded symbols from that bar on.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from data_feeds import Bars, align, get_source
-from rotationlab.config import FILL_TIMING, FILLS, Execution, RunConfig, resolve_params
+from data_feeds import Bars, get_source
+from rotationlab.config import FILLS, Execution, RunConfig, make_rule
 from rotationlab.errors import UserError
+from rotationlab.layout import Layout, layout
 from rotationlab.provenance import versions
-from rotationlab.results import RunResult
+from rotationlab.results import RunResult, plain_params, reference_series
+from strategies.base import History
 
 
 class ArrayFeed(bt.feed.DataBase):
@@ -52,25 +70,137 @@ class _BpsCommission(bt.CommInfoBase):
 
 
 @dataclass
-class EngineContext:
-    """What the strategy base class reads: aligned closes, calendar and execution settings."""
-
-    closes: dict
-    dates: list  # pd.Timestamp per bar (a list: indexing a DatetimeIndex per bar is slow)
-    trade_from: pd.Timestamp
-    traded: list
+class _Context:
+    rule: object
+    hist: History
+    lay: Layout
     execution: Execution
-    fill_timing: tuple  # ("open" | "close", bars after the decision)
 
 
-def _calendar_days(bars: int) -> int:
-    return int(bars * 1.5) + 10
+class RuleStrategy(bt.Strategy):
+    """Runs a :class:`strategies.Rule` in backtrader (see the module docstring)."""
+
+    params = (("ctx", None),)
+
+    def __init__(self):
+        ctx = self.p.ctx
+        self._rule, self._hist, self._lay, self._ex = ctx.rule, ctx.hist, ctx.lay, ctx.execution
+        self._feeds = {d._name: d for d in self.datas}
+        self._traded = list(ctx.lay.traded)
+        self._closes = ctx.lay.closes
+        self._opens = ctx.lay.extra["open"]
+        self._tf = ctx.lay.tf
+        self._target: dict = {s: 0.0 for s in self._traded}
+        self._t = -1
+        self._retry = False
+        self._tickets: list = []  # (bar index due, "open"|"close", target weights)
+        self._open_orders = 0     # submitted, not yet completed or refused
+        self.records = {"equity": [], "weights": [], "targets": [], "trades": [], "rejected": []}
+
+    def prenext(self):
+        self.next()
+
+    def nextstart(self):
+        self.next()
+
+    def next(self):
+        t = self._t = self._tf + len(self.datas[0]) - 1
+        self._execute_due("close")  # tickets due at this close
+        h = self._hist
+        h.t = t
+        decision = self._rule.decide(h)
+        value = self.broker.getvalue()
+        actual = {s: self._position_value(s, self._closes[s][t]) / value for s in self._traded}
+        self.records["equity"].append(value)
+        self.records["weights"].append(actual)
+        force, self._retry = self._retry, False
+        changed = False
+        if decision is not None:
+            if hasattr(decision, "weights"):
+                force, decision = force or decision.rebalance, decision.weights
+            unknown = set(decision) - set(self._traded)
+            if unknown:
+                raise UserError(f"{self._rule.name()} targets {', '.join(sorted(unknown))}, which it does not "
+                                "trade; list every symbol it may hold in symbols()['traded']")
+            new = {s: float(decision.get(s, 0.0)) for s in self._traded}
+            changed = new != self._target
+            self._target = new
+        self.records["targets"].append(dict(self._target))
+        drift = max((abs(actual[s] - self._target[s]) for s in self._traded), default=0.0)
+        idle = not self._tickets and not self._open_orders  # nothing waiting to fill
+        if changed or force or (drift > self._ex.drift_tolerance and idle):
+            at, delay = self._lay.fill
+            self._tickets.append((t + delay, at, dict(self._target)))
+            if delay == 0:
+                self._execute_due("close")  # study option: filled at this very close
+
+    def next_open(self):
+        self._t = self._tf + len(self.datas[0]) - 1
+        self._execute_due("open")
+
+    prenext_open = nextstart_open = next_open
+
+    def _execute_due(self, at):
+        due = [k for k in self._tickets if k[0] == self._t and k[1] == at]
+        if not due:
+            return
+        self._tickets = [k for k in self._tickets if k not in due]
+        prices = self._opens if at == "open" else self._closes
+        self._rebalance({s: prices[s][self._t] for s in self._traded}, due[-1][2])
+
+    def _position_value(self, s, price):
+        size = self.getposition(self._feeds[s]).size
+        return size * price if size else 0.0
+
+    # Orders are notional ("buy $X of QQQ at the open"), converted to shares at the prices of the
+    # bar they fill on, so a full rebalance neither overshoots the cash nor leaves it idle. The
+    # decision itself was taken at an earlier close, from data through that close only.
+    def _rebalance(self, prices, target):
+        ex = self._ex
+        value = self.broker.getcash() + sum(self._position_value(s, prices[s]) for s in self._traded
+                                            if not np.isnan(prices[s]))
+        # A hair of buffer even at 0: a buy of exactly all the cash can fail on float rounding.
+        investable = value * (1.0 - max(ex.cash_buffer, 1e-9))
+        orders = []
+        for s in self._traded:
+            px = prices[s]
+            if np.isnan(px):  # no price: its weight stays in cash
+                continue
+            have = self.getposition(self._feeds[s]).size
+            want = target[s] * investable / px
+            if not ex.fractional:
+                want = float(np.floor(want))
+            delta = want - have
+            if abs(delta) > 1e-9 * max(1.0, abs(have)):
+                orders.append((delta, s))
+        for delta, s in sorted(orders, key=lambda o: o[0] > 0):  # sells first
+            self._open_orders += 1
+            if delta > 0:
+                self.buy(data=self._feeds[s], size=delta)
+            else:
+                self.sell(data=self._feeds[s], size=-delta)
+
+    def notify_order(self, order):
+        if order.status in (order.Completed, order.Canceled, order.Margin, order.Rejected, order.Expired):
+            self._open_orders -= 1
+        if order.status == order.Completed:
+            ex = order.executed
+            self.records["trades"].append({
+                "date": bt.num2date(ex.dt).date(), "symbol": order.data._name, "size": ex.size,
+                "price": ex.price, "commission": ex.comm,
+            })
+        elif order.status in (order.Margin, order.Rejected):
+            self.records["rejected"].append({
+                "date": self._lay.calendar[max(self._t, 0)], "symbol": order.data._name,
+                "size": order.created.size, "status": order.getstatusname(),
+            })
+            self._retry = True  # re-size at the next close rather than sit in cash
 
 
 def load_data(config: RunConfig, symbols) -> dict[str, Bars]:
-    """All bars of ``symbols`` through ``config.end`` (the engine trims the warm-up itself)."""
-    source = get_source(config.source, data_dir=config.data_dir, cache_dir=config.cache_dir,
-                        offline=config.offline)
+    """All bars of ``symbols`` through ``config.end`` from ``config.source`` (whole histories:
+    the layout decides what is used)."""
+    source = get_source(config.source, **config.source_options())
     bars = source.load_many(symbols, None, config.end)
     if config.start:
         for s, b in bars.items():
@@ -80,91 +210,68 @@ def load_data(config: RunConfig, symbols) -> dict[str, Bars]:
     return bars
 
 
-def layout(config: RunConfig, data: dict[str, Bars], needed: list[str], warmup: int) -> dict:
-    """The calendar and arrays a run of ``config`` trades on: the data sliced with the warm-up
-    margin, aligned, cut to the common end; ``trade_from``; the warm-up bars before it kept, older
-    ones dropped. Shared by the engine and the fast engine so both see the same bars.
-
-    Returns ``data`` (the sliced bars), ``panel``, ``calendar``, ``frames``, ``closes`` and
-    ``opens`` (symbol -> ndarray on the calendar, NaN before a symbol's first bar), ``trade_from``
-    and ``order`` (feeds, the clock first).
-    """
-    missing = [s for s in needed if s not in data]
-    if missing:
-        raise UserError(f"no data for {', '.join(missing)}; add them to the data given")
-    data = {s: data[s] for s in needed}
-    if config.start or config.end:
-        lo = (pd.Timestamp(config.start) - pd.Timedelta(days=_calendar_days(warmup))) if config.start else None
-        data = {s: b.between(lo, config.end) for s, b in data.items()}
-    common_end = min(b.frame.index[-1] for b in data.values())
-    panel = align(data, config.align)
-    calendar = panel.calendar[panel.calendar <= common_end]
-    frames = {s: f.loc[:common_end] for s, f in panel.frames.items()}
-    all_closes = panel.closes()
-    closes = {s: all_closes[s].reindex(calendar).to_numpy(dtype="float64") for s in needed}
-
-    # Trading starts once every symbol has its warm-up history (or at --start, if later); a
-    # symbol listed after an explicit --start joins when its data begins.
-    firsts = [int(np.flatnonzero(~np.isnan(closes[s]))[0]) for s in needed]
-    ready = max(0, warmup - 1) + (0 if config.start else max(firsts))
-    if ready >= len(calendar) - 1:
-        raise UserError(f"strategy {config.strategy} needs {warmup} bars of history but the data has "
-                        f"{len(calendar)} ({calendar[0]:%Y-%m-%d} to {calendar[-1]:%Y-%m-%d}); widen the period")
-    trade_from = calendar[ready]
-    if config.start and pd.Timestamp(config.start) > trade_from:
-        trade_from = calendar[calendar >= pd.Timestamp(config.start)][0]
-    if trade_from >= calendar[-1]:
-        raise UserError(f"--start {config.start} leaves no bars to trade (data ends {calendar[-1]:%Y-%m-%d})")
-    # Bars older than the warm-up before trade_from can change no decision: drop them.
-    keep_from = calendar[max(0, calendar.get_loc(trade_from) - warmup)]
-    calendar = calendar[calendar >= keep_from]
-    frames = {s: f.loc[keep_from:] for s, f in frames.items()}
-    closes = {s: c[-len(calendar):] for s, c in closes.items()}
-    order = sorted(needed, key=lambda s: (frames[s].index[0], needed.index(s)))
-    if frames[order[0]].index[0] != calendar[0] or len(frames[order[0]].loc[:calendar[-1]]) != len(calendar):
-        raise UserError("the symbols' calendars do not nest (use the union alignment policy)")
-    opens = {s: frames[s]["open"].reindex(calendar).to_numpy(dtype="float64") for s in needed}
-    return {"data": data, "panel": panel, "calendar": calendar, "frames": frames, "closes": closes,
-            "opens": opens, "trade_from": trade_from, "order": order, "common_end": common_end}
+def needed_symbols(config: RunConfig, rule=None) -> list[str]:
+    """Every symbol a run of ``config`` uses: the rule's (signal first) and the benchmark."""
+    rule = rule or make_rule(config.strategy, config.params)
+    return list(dict.fromkeys([*rule.needed(), *([config.benchmark] if config.benchmark else [])]))
 
 
-def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
-    """Run ``config``; ``data`` (symbol -> Bars) replaces loading from ``config.source``."""
-    cls, values = resolve_params(config.strategy, config.params)
-    p = SimpleNamespace(**values)
-    roles = cls.symbols(p)
-    traded = list(dict.fromkeys(roles["traded"]))
-    needed = list(dict.fromkeys([*roles["signal"], *traded] + ([config.benchmark] if config.benchmark else [])))
-    warmup = cls.warmup_bars(p)
+def prepare_rule(rule, lay: Layout, log: bool = True) -> History:
+    """Start ``rule`` and run its decisions over the bars before trading starts (their targets
+    are not traded; the state they build is). Returns the History positioned at ``tf - 1``."""
+    closes = {s: lay.closes[s] for s in rule.needed()}
+    extra = {k: {s: v[s] for s in closes} for k, v in lay.extra.items()}
+    h = History(closes, lay.calendar, 0, extra)
+    rule._hist = h
+    rule._signal_rows = [] if (log and rule.has_signal) else None
+    rule.start()
+    for t in range(lay.tf):
+        h.t = t
+        rule.decide(h)
+    return h
+
+
+def run(config: RunConfig, data: dict[str, Bars] | None = None, rule=None) -> RunResult:
+    """Run ``config`` in backtrader; ``data`` (symbol -> Bars) replaces loading from its source;
+    ``rule`` (an instance) replaces building it from ``config.strategy``/``params``."""
+    rule = rule or make_rule(config.strategy, config.params)
     if data is None:
-        data = load_data(config, needed)
-    given = data
-    lay = layout(config, data, needed, warmup)
-    data, panel, calendar, frames, closes, trade_from = (lay["data"], lay["panel"], lay["calendar"], lay["frames"],
-                                                         lay["closes"], lay["trade_from"])
-
+        data = load_data(config, needed_symbols(config, rule))
+    lay = layout(config, data, rule)
     ex = config.execution
+    hist = prepare_rule(rule, lay)
+
+    at, _ = lay.fill
     cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True, quicknotify=True,
-                         cheat_on_open=FILL_TIMING[ex.fill][0] == "open")
-    # data0 is the clock: the feed that starts first covers every calendar date (union policy).
-    for s in lay["order"]:
-        f = frames[s].loc[: calendar[-1]]
-        cerebro.adddata(FEED(frame=f, name=s))
-    cerebro.broker.setcash(ex.cash)
-    cerebro.broker.addcommissioninfo(_BpsCommission(commission=ex.commission_bps / 1e4))
+                         cheat_on_open=at == "open")
+    dates = lay.dates
+    for s in lay.traded:
+        k = lay.panel.slot(s)
+        t0 = lay.placement.tf
+        frame = pd.DataFrame({"open": lay.panel.opens[k, t0:], "high": lay.panel.highs[k, t0:],
+                              "low": lay.panel.lows[k, t0:], "close": lay.panel.closes[k, t0:],
+                              "volume": 0.0}, index=dates)
+        cerebro.adddata(FEED(frame=frame, name=s))
+    broker = cerebro.broker
+    broker.setcash(ex.cash)
+    broker.set_checksubmit(False)
+    broker.addcommissioninfo(_BpsCommission(commission=ex.commission_bps / 1e4))
     if ex.slippage_bps:
         # slip_out: apply the full slippage even where it leaves the bar's range (close-only bars).
-        cerebro.broker.set_slippage_perc(ex.slippage_bps / 1e4, slip_open=True, slip_limit=True,
-                                         slip_match=True, slip_out=True)
-    if FILL_TIMING[ex.fill][0] == "close":
-        cerebro.broker.set_coc(True)  # orders submitted at a close fill at that close
-    ctx = EngineContext(closes=closes, dates=list(calendar), trade_from=trade_from, traded=traded, execution=ex,
-                        fill_timing=FILL_TIMING[ex.fill])
-    strat = cerebro.addstrategy(cls, engine=ctx, **values)  # noqa: F841
+        broker.set_slippage_perc(ex.slippage_bps / 1e4, slip_open=True, slip_limit=True, slip_match=True,
+                                 slip_out=True)
+    if at == "close":
+        broker.set_coc(True)  # orders submitted at a close fill at that close
+    cerebro.addstrategy(RuleStrategy, ctx=_Context(rule=rule, hist=hist, lay=lay, execution=ex))
     (instance,) = cerebro.run()
+    return build_result(config, rule, lay, instance.records, engine="backtrader")
 
-    dates = calendar[calendar >= trade_from]
-    rec = instance.records
+
+def build_result(config: RunConfig, rule, lay: Layout, rec: dict, engine: str) -> RunResult:
+    """The :class:`RunResult` of a run's records (equity, weights, targets, trades, refusals)."""
+    ex = config.execution
+    dates = lay.dates
+    traded = lay.traded
     equity = pd.Series(rec["equity"], index=dates, name="equity")
     weights = pd.DataFrame(rec["weights"], index=dates, columns=traded)
     targets = pd.DataFrame(rec["targets"], index=dates, columns=traded)
@@ -173,41 +280,54 @@ def run(config: RunConfig, data: dict[str, Bars] | None = None) -> RunResult:
         trades["date"] = pd.to_datetime(trades["date"])
     rejected = pd.DataFrame(rec["rejected"], columns=["date", "symbol", "size", "status"])
     signals = None
-    if cls.has_signal:
-        signals = pd.DataFrame(instance._signal_rows, columns=["date", "spread", "triggered", "state"])
-        signals = signals[signals["date"] >= trade_from].set_index("date")
+    if rule.has_signal and rule._signal_rows is not None:
+        signals = pd.DataFrame(rule._signal_rows)
+        if len(signals):
+            signals = signals[signals["date"] >= lay.trade_from].set_index("date")
+        else:
+            signals = pd.DataFrame(columns=["spread", "triggered", "state"])
+    closes = pd.DataFrame(lay.closes, index=lay.calendar).loc[lay.trade_from:]
     bench = None
     if config.benchmark:
-        b = pd.Series(closes[config.benchmark], index=calendar).loc[trade_from:]
-        bench = (b / b.dropna().iloc[0] * ex.cash).rename(config.benchmark)
-
+        bench = reference_series(closes, {config.benchmark: 1.0}, ex.cash).rename(config.benchmark)
+    baskets = rule.baskets()
+    growth = None
+    if baskets.get("growth"):
+        growth = reference_series(closes, baskets["growth"], ex.cash).rename("growth")
+    at, delay = lay.fill
+    when = {0: "same", 1: "next", 2: "second"}[delay]
     fills = {}
     for s in traded:
-        at, delay = FILL_TIMING[ex.fill]
-        when = {0: "same", 1: "next", 2: "second"}[delay]
-        if at == "open" and data[s].meta.close_only:
-            fills[s] = f"{when} close (close-only feed)"
-        else:
-            fills[s] = f"{when} {at}" + (" (study option)" if delay == 0 else "")
-    provenance = panel.provenance()
-    # identify each series as loaded (whole file or download), not the warm-up slice of it
-    provenance["symbols"] = {s: given[s].meta.to_dict() for s in needed}
-    provenance["period"] = {"trade_from": f"{trade_from:%Y-%m-%d}", "trade_to": f"{calendar[-1]:%Y-%m-%d}",
-                            "warmup_bars": warmup, "data_end_cut_to_common": f"{lay['common_end']:%Y-%m-%d}"}
-    execution = {"fill": ex.fill, "fill_rule": FILLS[ex.fill], "fills_by_symbol": fills,
+        why = " (close prices only)" if s in lay.close_only else (
+            f" (a traded series has close prices only: {', '.join(lay.close_only)})" if lay.close_only else "")
+        fills[s] = f"{when} {at}{why}" + (" (study option)" if delay == 0 else "")
+    pl = lay.placement
+    provenance = lay.panel.aligned.provenance()
+    provenance["symbols"] = {s: lay.panel.bars[s].meta.to_dict() for s in lay.closes}
+    provenance["period"] = {"trade_from": f"{lay.trade_from:%Y-%m-%d}", "trade_to": f"{dates[-1]:%Y-%m-%d}",
+                            "warmup_bars": pl.warmup, "decisions_from": f"{lay.calendar[0]:%Y-%m-%d}",
+                            "data_end_cut_to_common": f"{lay.panel.common_end:%Y-%m-%d}"}
+    provenance["close_only"] = list(lay.close_only)
+    provenance["adjustment"] = {s: lay.panel.bars[s].meta.adjustment for s in lay.closes}
+    provenance["warnings"] = list(lay.warnings)
+    execution = {"fill": ex.fill, "fill_rule": FILLS[ex.fill], "fill_timing": {"at": at, "bars_after_decision": delay},
+                 "fills_by_symbol": fills, "close_only_symbols": list(lay.close_only),
+                 "one_fill_time": "every order of a rebalance fills at the same time; a run with a close-only "
+                                  "traded series fills at the close",
                  "commission_bps": ex.commission_bps, "slippage_bps": ex.slippage_bps,
                  "cash": ex.cash, "cash_buffer": ex.cash_buffer, "drift_tolerance": ex.drift_tolerance,
                  "sizing": "fractional shares" if ex.fractional else "whole shares",
                  "benchmark": f"{config.benchmark} close-to-close, no costs" if config.benchmark else None,
-                 "rejected_orders": int(len(rejected))}
+                 "growth": ("buy-and-hold of the growth basket " + "+".join(baskets["growth"]) +
+                            ", close-to-close, no costs") if growth is not None else None,
+                 "rejected_orders": int(len(rejected)), "engine": engine}
+    roles = rule.symbols()
     return RunResult(
-        equity=equity, benchmark=bench, trades=trades, weights=weights, targets=targets,
-        signals=signals, rejected=rejected,
-        closes=pd.DataFrame(closes, index=calendar).loc[trade_from:], config=config.to_dict() | {"params": _plain(values)},
-        strategy=cls.key, rule=cls.sentence(values), provenance=provenance, execution=execution,
-        versions=versions(),
+        equity=equity, benchmark=bench, growth=growth, trades=trades, weights=weights, targets=targets,
+        signals=signals, rejected=rejected, closes=closes,
+        config=config.to_dict() | {"params": plain_params(rule.values)},
+        strategy=rule.name(), rule=rule.sentence(), provenance=provenance, execution=execution,
+        versions=versions(), roles={k: list(v) for k, v in roles.items()},
+        baskets={k: dict(v) for k, v in baskets.items()}, signal_info=rule.describe_signal(),
+        warnings=tuple(lay.warnings),
     )
-
-
-def _plain(values: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}

@@ -70,7 +70,7 @@ def sweep_trials(spec, data: dict) -> tuple[pd.DataFrame, pd.Series | None]:
     """Daily returns of every combination of a sweep (columns: combination labels), and the
     benchmark's. Uses the fast engine where it reproduces the strategy exactly, else backtrader."""
     from rotationlab import fast
-    if spec.base.strategy in fast.SUPPORTED and spec.base.execution.fill == "next_open":
+    if fast.kernel_available():
         sets = [dict(zip(spec.names, c.values)) for c in spec.combos]
         res = fast.run_fast(fast.prepare(spec.base, data, sets), sets)
         cols = {}

@@ -42,13 +42,10 @@ def _basket_returns(closes: pd.DataFrame, weights: dict) -> pd.Series:
 def random_timing(result: RunResult, *, n_draws: int, seed) -> dict | None:
     """Random-timing null for a rotation strategy (None when the run has no rotation episodes)."""
     sig = result.signals
-    p = result.config.get("params", {})
-    if sig is None or "rotation_symbols" not in p or "growth_symbols" not in p:
+    b = result.baskets
+    if sig is None or "state" not in sig or not b.get("rotation") or not b.get("growth"):
         return None
-    rot = list(p["rotation_symbols"])
-    w = list(p.get("rotation_weights") or [])
-    rw = dict(zip(rot, map(float, w))) if w else {s: 1.0 / len(rot) for s in rot}
-    gw = {s: 1.0 / len(p["growth_symbols"]) for s in p["growth_symbols"]}
+    rw, gw = b["rotation"], b["growth"]
     closes = result.closes
     rot_r = _basket_returns(closes, rw)
     gro_r = _basket_returns(closes, gw)

@@ -14,14 +14,13 @@ is bought and held over the horizon at its weights.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 from rotationlab import stats
-from rotationlab.config import RunConfig, resolve_params
-from rotationlab.engine import run
+from rotationlab.config import RunConfig, make_rule
+from rotationlab.engine import needed_symbols, run
 from rotationlab.errors import UserError
 from rotationlab.results import RunResult
 
@@ -61,6 +60,11 @@ class EventStudy:
     result: RunResult               # the strategy run that produced the triggers
     data: dict | None = None        # the bars used (reused for the execution-lag runs)
     legs: dict = field(default_factory=dict)
+    label: str | None = None        # what the events are (default: the rule's triggers)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.result.strategy
 
 
 def _bootstrap_path_band(paths: np.ndarray, *, n_boot: int, alpha: float, block: int, rng, days) -> pd.DataFrame:
@@ -71,39 +75,28 @@ def _bootstrap_path_band(paths: np.ndarray, *, n_boot: int, alpha: float, block:
     return pd.DataFrame(np.quantile(means, [alpha / 2, 1 - alpha / 2], axis=0), index=["low", "high"], columns=days)
 
 
-def _needed(cls, config: RunConfig) -> list:
-    _, values = resolve_params(config.strategy, config.params)
-    roles = cls.symbols(SimpleNamespace(**values))
-    extra = [config.benchmark] if config.benchmark else []
-    return list(dict.fromkeys([*roles["signal"], *roles["traded"], *extra]))
-
-
 def study_legs(result: RunResult) -> dict:
-    p = SimpleNamespace(**result.config["params"])
-    if not hasattr(p, "rotation_symbols") or not hasattr(p, "growth_symbols"):
+    """The rule's rotation and growth baskets at the weights the rule holds them (weights summing
+    below 1 leave the rest in cash, which earns nothing: the basket measured is the one held)."""
+    b = result.baskets
+    if not b.get("rotation") or not b.get("growth"):
         raise UserError(f"strategy {result.strategy} has no rotation and growth baskets to study; "
-                        "use dow_nasdaq_divergence (or a rule with rotation_symbols and growth_symbols)")
-    rot = list(p.rotation_symbols)
-    w = list(getattr(p, "rotation_weights", []) or [])
-    rotation = dict(zip(rot, map(float, w))) if w else {s: 1.0 / len(rot) for s in rot}
-    total = sum(rotation.values())
-    rotation = {s: v / total for s, v in rotation.items()}
-    growth = {s: 1.0 / len(p.growth_symbols) for s in p.growth_symbols}
-    return {"rotation": rotation, "growth": growth}
+                        "use a rule with both (e.g. dow_nasdaq_divergence, signal_rule)")
+    return {"rotation": dict(b["rotation"]), "growth": dict(b["growth"])}
 
 
 def event_study(config: RunConfig, *, horizons=HORIZONS, entry_lag: int = 1, n_boot: int = 1000,
                 n_null: int = 2000, seed: int = 0, data=None, alpha: float = 0.05) -> EventStudy:
-    cls, _ = resolve_params(config.strategy, config.params)
-    if not cls.has_signal:
-        raise UserError(f"strategy {config.strategy} logs no trigger; study needs a signal strategy "
+    rule = make_rule(config.strategy, config.params)
+    if not rule.has_signal:
+        raise UserError(f"strategy {rule.name()} logs no trigger; study needs a signal strategy "
                         "such as dow_nasdaq_divergence")
     horizons = tuple(sorted({int(h) for h in horizons}))
     if not horizons or horizons[0] < 1:
         raise UserError("--horizons must be positive whole numbers of trading days, e.g. 1,5,20")
     if data is None:
         from rotationlab.engine import load_data
-        data = load_data(config, _needed(cls, config))
+        data = load_data(config, needed_symbols(config, rule))
     result = run(config, data=data)
     legs = study_legs(result)
     closes = result.closes

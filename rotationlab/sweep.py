@@ -38,12 +38,11 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from types import SimpleNamespace
 
 from data_feeds.base import did_you_mean
 from rotationlab import manifest as MF
 from rotationlab.atomic import atomic_write_text
-from rotationlab.config import Execution, RunConfig, _coerce, resolve_params
+from rotationlab.config import Execution, RunConfig, coerce_value, make_rule
 from rotationlab.errors import UserError
 
 #: Execution settings a grid may sweep besides the strategy's parameters.
@@ -57,11 +56,15 @@ MAX_RANGE_VALUES = 10_000
 DASK_CONNECT_TIMEOUT = 5
 DASK_WORKER_TIMEOUT = 60
 ROWS_FILE = "sweep.csv"
+TRIALS_FILE = "trials.npy"
+TRIAL_DATES_FILE = "trials_dates.csv"
+#: Appended rows are fsynced at most this often (seconds).
+FSYNC_SECONDS = 2.0
 
 
 # -- columns -----------------------------------------------------------------------------------
 def metric_columns(benchmark: bool) -> list[str]:
-    from reports.metrics import METRIC_ROWS, RELATIVE
+    from rotationlab.metrics import METRIC_ROWS, RELATIVE
     cols = [k for k, _, _ in METRIC_ROWS if benchmark or k not in RELATIVE]
     return [*cols, "rejected_orders"]
 
@@ -191,7 +194,7 @@ def parse_axis(name: str, spec, default) -> list:
         if "\n" in s or "\r" in s:
             raise UserError(f"bad grid {name}={shown}: values cannot contain line breaks")
         try:
-            v = _coerce(name, s, default)
+            v = coerce_value(name, s, default)
         except UserError as exc:
             raise UserError(f"bad grid {name}={shown}: {exc}") from None
         if isinstance(v, float) and not math.isfinite(v):
@@ -362,8 +365,9 @@ def combo_config(base: RunConfig, axes, values) -> RunConfig:
 def build_spec(base: RunConfig, grid: list[tuple[str, object]], constraint: str | None = None,
                metric: str = "sharpe") -> SweepSpec:
     """Check the grid, the constraint and every combination up front (one-line errors)."""
-    cls, values = resolve_params(base.strategy, base.params)
-    defaults = cls.defaults()
+    base_rule = make_rule(base.strategy, base.params)
+    values = base_rule.values
+    defaults = values  # every parameter the rule takes (typed), the base config's values applied
     if not grid:
         raise UserError("nothing to sweep: give at least one --grid NAME=VALUES (e.g. --grid lookback_days=2,5,10)")
     axes = []
@@ -374,7 +378,7 @@ def build_spec(base: RunConfig, grid: list[tuple[str, object]], constraint: str 
             axes.append(Axis(name, tuple(parse_axis(name, spec, getattr(base.execution, name))), "execution"))
         else:
             known = [*defaults, *EXEC_KNOBS]
-            raise UserError(f"unknown parameter {name!r} for strategy {base.strategy}{did_you_mean(name, known)}; "
+            raise UserError(f"unknown parameter {name!r} for strategy {base_rule.name()}{did_you_mean(name, known)}; "
                             f"its parameters: {', '.join(defaults)}; execution: {', '.join(EXEC_KNOBS)}")
     size = math.prod(len(a.values) for a in axes)
     if size > MAX_COMBINATIONS:
@@ -397,13 +401,12 @@ def build_spec(base: RunConfig, grid: list[tuple[str, object]], constraint: str 
         combo = Combo(index, tuple(vals), combo_id(names, vals))
         cfg = combo_config(base, axes, vals)
         try:
-            ccls, cvalues = resolve_params(cfg.strategy, cfg.params)
+            crule = make_rule(cfg.strategy, cfg.params)
             Execution(**dataclasses.asdict(cfg.execution))
         except UserError as exc:
             raise UserError(f"combination {combo.label(axes)} is invalid: {exc}; "
                             "leave it out with --constraint") from None
-        roles = ccls.symbols(SimpleNamespace(**cvalues))
-        for s in [*roles["signal"], *roles["traded"], *([base.benchmark] if base.benchmark else [])]:
+        for s in [*crule.needed(), *([base.benchmark] if base.benchmark else [])]:
             symbols.setdefault(s, None)
         combos.append(combo)
     if not combos:
@@ -422,8 +425,8 @@ def build_spec(base: RunConfig, grid: list[tuple[str, object]], constraint: str 
 # -- evaluating one combination (in any process) -----------------------------------------------
 def evaluate(base: RunConfig, axes, values, metrics: list[str], data: dict) -> list[str]:
     """The CSV cells of one combination: values, metrics, period, error, combo id."""
-    from reports.metrics import compute_metrics
     from rotationlab.engine import run
+    from rotationlab.metrics import compute_metrics
     cfg = combo_config(base, axes, values)
     names = [a.name for a in axes]
     try:
@@ -441,9 +444,9 @@ _WORKER: dict = {}
 
 def _init_worker(base, axes, metrics, data):
     """Process-pool initializer: keep the data (received once per worker); ignore Ctrl-C (the
-    parent handles it and stops the pool)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (inherited on fork)
+    parent handles it and stops the pool); die with the parent."""
+    from rotationlab.procs import worker_init
+    worker_init()
     _WORKER.update(base=base, axes=axes, metrics=metrics, data=data)
 
 
@@ -466,6 +469,7 @@ class RowFile:
         self.columns = columns
         self.header = _line(columns)
         self.fh = None
+        self._synced = 0.0
 
     def existing(self) -> dict[str, str]:
         """``{combo_id: line}`` of the complete rows; a trailing partial line is cut off."""
@@ -501,12 +505,25 @@ class RowFile:
         self.fh = open(self.path, "a", encoding="utf-8", newline="")
 
     def append(self, cells: list[str]) -> None:
+        """Append a row; flushed at once, fsynced at most every FSYNC_SECONDS (a crash loses at
+        most the rows of that interval, which --resume recomputes)."""
         self.fh.write(_line(cells))
         self.fh.flush()
-        os.fsync(self.fh.fileno())
+        now = time.monotonic()
+        if now - self._synced >= FSYNC_SECONDS:
+            os.fsync(self.fh.fileno())
+            self._synced = now
+
+    def write_all(self, rows: list[list[str]], order: dict[str, int], keep: dict | None = None) -> None:
+        """Write the whole file once (atomically), rows in grid order (fast engine)."""
+        lines = list((keep or {}).values()) + [_line(r) for r in rows]
+        lines.sort(key=lambda ln: order[next(csv.reader([ln]))[-1]])
+        atomic_write_text(self.path, self.header + "".join(lines))
 
     def close(self) -> None:
         if self.fh is not None:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
             self.fh.close()
             self.fh = None
 
@@ -702,7 +719,10 @@ class SweepOutcome:
     errors: int
     seconds: float
     manifest: dict
-    fast: dict | None = None  # fast-engine results and timing (engine="fast")
+    folder: object = None
+    overfitting: dict | None = None
+    trials: object = None     # (returns N x T, dates) of every combination in grid order
+    fast: dict | None = None  # fast-engine timing
 
 
 def _refuse_resume(old: dict, identity: dict, new_hash: str, new_data: str) -> None:
@@ -720,43 +740,124 @@ def _refuse_resume(old: dict, identity: dict, new_hash: str, new_data: str) -> N
                         f"{str(old_data)[:12]} then, {new_data[:12]} now); use a new --out")
 
 
-def run_fast_rows(spec: SweepSpec, todo: list[Combo], data: dict, on_row) -> dict:
-    """Evaluate ``todo`` with the fast engine (rotationlab.fast); returns its results and timing."""
+def fast_trials(spec: SweepSpec, combos: list[Combo], data: dict, jobs: int | None = None, on_row=None):
+    """Run ``combos`` with the fast engine; returns (results, trial returns (len(combos) x dates),
+    dates): each combination's daily returns on the union calendar (NaN where it does not trade)."""
+    import numpy as np
+
     from rotationlab import fast
-    fast.warm_up()  # compile or load the loops before the clock starts
-    sets = [dict(zip(spec.names, c.values)) for c in todo]
-    t0 = time.perf_counter()
-    res = fast.run_fast(fast.prepare(spec.base, data, sets), sets, keep_equity=False)
-    seconds = time.perf_counter() - t0
-    for i, combo in enumerate(todo):
+    sets = [dict(zip(spec.names, c.values)) for c in combos]
+    prep = fast.prepare(spec.base, data, sets)
+    cals = [p.calendar for p in prep._panels.values() if not isinstance(p, UserError)]
+    calendar = cals[0]
+    for c in cals[1:]:
+        calendar = calendar.union(c)
+    trials = np.full((len(sets), len(calendar)), np.nan)
+    where: dict = {}
+
+    def on_chunk(idx, eq, tfa, panel):
+        key = id(panel)
+        if key not in where:
+            where[key] = calendar.get_indexer(panel.calendar)
+        pos = where[key]
+        for i, ci in enumerate(idx):
+            tf = int(tfa[i])
+            e = eq[i, tf:]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                trials[ci, pos[tf + 1:]] = e[1:] / e[:-1] - 1.0
+    res = fast.run_fast(prep, sets, jobs=jobs, keep_equity=False, on_chunk=on_chunk)
+    return res, trials, calendar
+
+
+def _fast_cells(spec, combos, res) -> list[list[str]]:
+    rows = []
+    for i, combo in enumerate(combos):
         m = res.metrics_row(i)
         err = res.errors[i]
         frm, to = res.period(i)
         metrics = [""] * len(spec.metrics) if err else [cell(m.get(k)) for k in spec.metrics]
-        on_row(combo, [*map(cell, combo.values), *metrics, frm, to, err, combo.id])
-    return {"results": res, "seconds": seconds, "sets": sets}
+        rows.append([*map(cell, combo.values), *metrics, frm, to, err, combo.id])
+    return rows
+
+
+def overfitting_of(spec: SweepSpec, trials, calendar, data: dict) -> dict | None:
+    """The overfitting section (deflated Sharpe, PBO) of every trial, in excess of the benchmark."""
+    import pandas as pd
+
+    from rotationlab.overfit import overfitting
+    if len(spec.combos) < 2:
+        return None
+    frame = pd.DataFrame(trials.T, index=calendar, columns=[c.label(spec.axes) for c in spec.combos])
+    bench = None
+    if spec.base.benchmark and spec.base.benchmark in data:
+        bench = data[spec.base.benchmark].frame["close"].pct_change().reindex(calendar)
+    return overfitting(frame, benchmark=bench)
+
+
+def write_trials(folder, trials, calendar) -> None:
+    """``trials.npy`` (combinations x dates, in sweep.csv's row order; NaN where a combination
+    does not trade) and ``trials_dates.csv``."""
+    import io
+
+    import numpy as np
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(trials, dtype="<f8"), allow_pickle=False)
+    folder.write_bytes(TRIALS_FILE, buf.getvalue())
+    folder.write_text(TRIAL_DATES_FILE, "date\n" + "".join(f"{d:%Y-%m-%d}\n" for d in calendar))
+
+
+def read_trials(out):
+    """A sweep folder's trial returns as a DataFrame: dates x combinations (columns: combo_id,
+    in sweep.csv's order)."""
+    import numpy as np
+    import pandas as pd
+    out = Path(out)
+    arr = np.load(out / TRIALS_FILE, mmap_mode="r")
+    dates = pd.read_csv(out / TRIAL_DATES_FILE, parse_dates=["date"])["date"]
+    ids = pd.read_csv(out / ROWS_FILE, usecols=["combo_id"], dtype=str)["combo_id"]
+    return pd.DataFrame(np.asarray(arr).T, index=pd.DatetimeIndex(dates, name="date"), columns=list(ids))
 
 
 def run_sweep(spec: SweepSpec, data: dict, out: str | Path, *, jobs: int | None = None,
-              dask_scheduler: str | None = None, resume: bool = False, progress: bool = True,
+              dask_scheduler: str | None = None, resume: bool = False, force: bool = False, progress: bool = True,
               manifest_extra: dict | None = None, seed: int = 0, config_file=None, command=None,
-              client=None, engine: str = "backtrader") -> SweepOutcome:
+              client=None, engine: str = "fast", overfit: bool = True) -> SweepOutcome:
     """Run (or continue) the sweep into ``out``; see the module docstring."""
+    from rotationlab.outdir import OutputFolder
     out = Path(out)
-    rows = RowFile(out / ROWS_FILE, spec.columns)
-    old = MF.read(out)
+    folder = OutputFolder(out, "sweep", spec.identity(), force=force, command=command)
     chash = spec.config_hash()
     prov = MF.data_provenance({s: data[s] for s in data})
-    if rows.path.exists() or (old and old.get("kind") == "sweep"):
-        if not resume:
-            raise UserError(f"{out} already holds a sweep; add --resume to continue it, or choose another --out")
+    rows = RowFile(out / ROWS_FILE, spec.columns)
+    old = MF.read(out) if out.is_dir() else None
+    if old is not None and old.get("kind") != "sweep" and not force:
+        raise UserError(f"{out} holds the output of `{old.get('kind')}`, not a sweep; choose another --out "
+                        "(or --force to overwrite)")
+    if old is None and not rows.path.exists():
+        folder.check()
+    holds = rows.path.exists() or (old is not None and old.get("kind") == "sweep")
+    if holds and not resume and not force:
+        raise UserError(f"{out} already holds a sweep; add --resume to continue it, or choose another --out")
+    if holds and resume:
         if old is None:
             raise UserError(f"--resume: {out} has {ROWS_FILE} but no manifest.json to check it against; "
                             "use a new --out")
         _refuse_resume(old, spec.identity(), chash, prov["hash"])
     if dask_scheduler and client is None:
         client = connect(dask_scheduler)  # fail before touching the folder
-    out.mkdir(parents=True, exist_ok=True)
+    folder.lock()
+    try:
+        return _run_locked(spec, data, folder, rows, resume and holds, jobs, dask_scheduler, progress,
+                           manifest_extra, seed, config_file, client, engine, overfit, chash, prov)
+    finally:
+        folder.unlock()
+
+
+def _run_locked(spec, data, folder, rows, resume, jobs, dask_scheduler, progress, manifest_extra, seed, config_file,
+                client, engine, overfit, chash, prov):
+    out = folder.path
+    if not resume and rows.path.exists():
+        rows.path.unlink()
     done = rows.existing() if resume else {}
     order = {c.id: c.index for c in spec.combos}
     stray = [i for i in done if i not in order]
@@ -767,71 +868,121 @@ def run_sweep(spec: SweepSpec, data: dict, out: str | Path, *, jobs: int | None 
     venue = {"dask_scheduler": dask_scheduler} if dask_scheduler else {"jobs": jobs or default_jobs()}
     venue["engine"] = engine
     config = {**spec.describe(), "config_hash": chash, "identity": spec.identity()}
-    man = MF.build("sweep", config, prov, seed=seed, config_file=config_file,
-                   extra={"venue": venue, "status": "running", **(manifest_extra or {})})
-    if command is not None:
-        man["command"] = command
+    man_extra = {"venue": venue, **(manifest_extra or {})}
     todo = [c for c in spec.combos if c.id not in done]
-    MF.write(out, man)
-    rows.open(fresh=not done)
-    bar = Progress(len(spec.combos), len(done), enabled=progress)
+
+    def write_manifest(status: str, n_written: int):
+        folder.adopt(ROWS_FILE)
+        folder.finish(config, prov, seed=seed, config_file=config_file, status=status,
+                      extra={**man_extra, "rows": {"written": n_written, "of": len(spec.combos), "failed": errors}})
+
     computed = 0
     t0 = time.monotonic()
+    outcome = SweepOutcome(out=out, rows_path=rows.path, total=len(spec.combos), computed=0, reused=len(done),
+                           errors=errors, seconds=0.0, manifest={}, folder=folder)
+    if engine == "fast" and client is None:
+        from rotationlab import fast
+        fast.warm_up()  # compile or load the kernel before the clock starts
+        t0 = time.monotonic()
+        res, trials, calendar = fast_trials(spec, spec.combos, data, jobs)
+        cells = _fast_cells(spec, spec.combos, res)
+        keep = {i: cells[order[i]] for i in done}
+        new = [c for c in cells if c[-1] not in done]
+        for c in new:
+            errors += bool(c[-2])
+        computed = len(new)
+        rows.write_all(new, order, keep={k: _line(v) for k, v in keep.items()})
+        outcome.seconds = res.seconds
+        outcome.fast = {"seconds": res.seconds, "timings": res.timings}
+    else:
+        write_manifest("running", len(done))
+        rows.open(fresh=not done)
+        bar = Progress(len(spec.combos), len(done), enabled=progress)
 
-    def on_row(combo, cells):
-        nonlocal computed, errors
-        rows.append(cells)
-        computed += 1
-        err = bool(cells[-2])
-        errors += err
-        bar.update(error=err)
-
-    def finish(status: str) -> None:
-        man.update(status=status, rows={"written": len(done) + computed, "of": len(spec.combos),
-                                        "failed": errors})
-        MF.write(out, man)
-
-    fast_info = None
-    try:
-        if engine == "fast":
-            if todo:
-                fast_info = run_fast_rows(spec, todo, data, on_row)
-        elif client is not None:
-            if todo:
-                run_dask(spec, todo, data, dask_scheduler, on_row, client=client)
-        else:
-            run_local(spec, todo, data, jobs or default_jobs(), on_row)
-    except KeyboardInterrupt:
+        def on_row(combo, cells):
+            nonlocal computed, errors
+            rows.append(cells)
+            computed += 1
+            err = bool(cells[-2])
+            errors += err
+            bar.update(error=err)
+        try:
+            if engine == "fast":
+                run_dask_fast(spec, todo, data, dask_scheduler, on_row, client=client)
+            elif client is not None:
+                if todo:
+                    run_dask(spec, todo, data, dask_scheduler, on_row, client=client)
+            else:
+                run_local(spec, todo, data, jobs or default_jobs(), on_row)
+        except KeyboardInterrupt:
+            bar.close()
+            rows.close()
+            write_manifest("interrupted", len(done) + computed)
+            raise SweepStopped(f"interrupted: {len(done) + computed} of {len(spec.combos)} combinations are in "
+                               f"{rows.path}; run the same command with --resume to finish the rest", 130) from None
+        except SweepStopped as exc:
+            bar.close()
+            rows.close()
+            write_manifest("stopped", len(done) + computed)
+            raise SweepStopped(f"{exc}; {len(done) + computed} of {len(spec.combos)} combinations are in "
+                               f"{rows.path}; run the same command with --resume to finish the rest",
+                               exc.exit_code) from None
+        except BaseException:
+            bar.close()
+            rows.close()
+            write_manifest("failed", len(done) + computed)
+            raise
+        finally:
+            if client is not None:
+                try:
+                    client.close(timeout=5)
+                except Exception:  # noqa: BLE001
+                    pass
         bar.close()
         rows.close()
-        finish("interrupted")
-        raise SweepStopped(f"interrupted: {len(done) + computed} of {len(spec.combos)} combinations are in "
-                           f"{rows.path}; run the same command with --resume to finish the rest", 130) from None
-    except SweepStopped as exc:
-        bar.close()
-        rows.close()
-        finish("stopped")
-        raise SweepStopped(f"{exc}; {len(done) + computed} of {len(spec.combos)} combinations are in "
-                           f"{rows.path}; run the same command with --resume to finish the rest",
-                           exc.exit_code) from None
-    except BaseException:
-        bar.close()
-        rows.close()
-        finish("failed")
-        raise
-    finally:
-        if client is not None:
-            try:
-                client.close(timeout=5)
-            except Exception:  # noqa: BLE001
-                pass
-    bar.close()
-    rows.close()
-    rows.finalize(order)
-    finish("complete")
-    seconds = fast_info["seconds"] if fast_info else time.monotonic() - t0
-    return SweepOutcome(out=out, rows_path=rows.path, total=len(spec.combos), computed=computed,
-                        reused=len(done), errors=errors, seconds=seconds, manifest=man, fast=fast_info)
+        rows.finalize(order)
+        outcome.seconds = time.monotonic() - t0
+        trials = calendar = None
+        if overfit and len(spec.combos) >= 2:
+            from rotationlab import fast
+            if fast.kernel_available():
+                _, trials, calendar = fast_trials(spec, spec.combos, data, jobs)
+    outcome.computed, outcome.errors = computed, errors
+    if trials is not None:
+        write_trials(folder, trials, calendar)
+        outcome.trials = (trials, calendar)
+        if overfit:
+            outcome.overfitting = overfitting_of(spec, trials, calendar, data)
+            if outcome.overfitting is not None:
+                try:
+                    from rotationlab.verdict import sweep_verdict
+                except ImportError:  # pragma: no cover
+                    sweep_verdict = None
+                if sweep_verdict is not None and outcome.overfitting.get("applicable"):
+                    outcome.overfitting["verdict"] = sweep_verdict(outcome.overfitting)
+                folder.write_text("overfitting.json", _dump(outcome.overfitting))
+    outcome.manifest = {"config": config, "data": prov, "extra": man_extra}
+    outcome._finish = lambda: write_manifest("complete", len(done) + computed)  # noqa: SLF001
+    write_manifest("complete", len(done) + computed)
+    return outcome
+
+
+def _dump(obj) -> str:
+    from rotationlab.results import dump_json
+    return dump_json(obj)
+
+
+def finish_manifest(outcome: SweepOutcome) -> None:
+    """Rewrite the manifest after the report's files were added (it lists every file)."""
+    fin = getattr(outcome, "_finish", None)
+    if fin is not None:
+        fin()
+
+
+def run_dask_fast(spec, todo, data, address, on_row, client=None, chunk: int = 2000) -> None:
+    """The fast engine on a Dask cluster: chunks of combinations, one task each."""
+    raise UserError("the fast engine on a Dask cluster is not available in this version; use --engine backtrader "
+                    "with --dask-scheduler, or the fast engine locally")
 
 
 def load_rows(spec: SweepSpec, path: str | Path):
@@ -863,6 +1014,43 @@ def ranked(frame, metric: str):
     """Rows ranked best first by ``metric`` (NaN last; ties in grid order)."""
     asc = metric in LOWER_IS_BETTER
     return frame.sort_values([metric, "grid_index"], ascending=[asc, True], na_position="last", kind="stable")
+
+
+#: Metrics shown in the top-N table besides the ranking metric.
+TOP_METRICS = ("cagr", "sharpe", "max_drawdown", "excess_cagr", "n_trades")
+
+
+def top_table(frame, spec: SweepSpec, metric: str, n: int):
+    """The ``n`` best rows by ``metric`` (failed rows left out): rank, parameters, metrics."""
+    ok = frame[frame["error"] == ""]
+    best = ranked(ok, metric).head(n)
+    extra = [m for m in TOP_METRICS if m in spec.metrics and m != metric]
+    out = best[[*spec.names, metric, *extra, "combo_id"]].copy()
+    out.insert(0, "rank", range(1, len(out) + 1))
+    return out.reset_index(drop=True)
+
+
+def parse_heatmap(text: str | None, spec: SweepSpec) -> tuple[str, str | None, str]:
+    """``"x,y,metric"`` (``y`` and ``metric`` optional) -> checked ``(x, y, metric)``; default:
+    the first two swept parameters and ``spec.metric``."""
+    names = spec.names
+    if not text:
+        return names[0], (names[1] if len(names) > 1 else None), spec.metric
+    parts = [p.strip() for p in text.split(",")]
+    if not 1 <= len(parts) <= 3 or not all(parts):
+        raise UserError(f"--heatmap {text!r}: use X,Y,METRIC with two swept parameters and a metric, e.g. "
+                        f"--heatmap {','.join(names[:2])},sharpe")
+    for p in parts[:2]:
+        if p not in names:
+            what = "a metric, not a parameter" if p in spec.metrics else "not a swept parameter"
+            raise UserError(f"--heatmap {text!r}: {p!r} is {what}{did_you_mean(p, names)}; "
+                            f"swept: {', '.join(names)}")
+    x = parts[0]
+    y = parts[1] if len(parts) > 1 else None
+    if y == x:
+        raise UserError(f"--heatmap {text!r}: give two different parameters")
+    metric = check_metric(parts[2], spec.metrics, "--heatmap metric") if len(parts) == 3 else spec.metric
+    return x, y, metric
 
 
 def is_main_thread() -> bool:

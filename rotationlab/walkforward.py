@@ -58,29 +58,17 @@ def _windows(dates: pd.DatetimeIndex, is_years: float, oos_years: float, anchore
 
 
 def trial_returns(spec, data: dict, jobs: int = 1) -> tuple[pd.DataFrame, pd.Series | None, dict]:
-    """Daily returns of every combination of a sweep spec (columns in grid order)."""
-    series, bench, header = {}, None, None
-    labels = [c.label(spec.axes) for c in spec.combos]
-    if jobs > 1 and len(spec.combos) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        from rotationlab.sweep import _mp_context
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
-            results = list(pool.map(_returns_of, [spec.config(c) for c in spec.combos], [data] * len(spec.combos)))
-    else:
-        results = [_returns_of(spec.config(c), data) for c in spec.combos]
-    for label, (r, b, h) in zip(labels, results):
-        series[label] = r
-        bench = b if bench is None else bench
-        header = h if header is None else header
-    return pd.DataFrame(series), bench, header
-
-
-def _returns_of(config: RunConfig, data: dict):
+    """Daily returns of every combination of a sweep spec (columns in grid order, labelled), from
+    the fast engine (the backtrader engine's exact decisions and fills); the benchmark's and the
+    header of the first combination's run (provenance, versions)."""
     from rotationlab.engine import run
-    res = run(config, data=data)
-    r = res.returns.iloc[1:]
-    return r, (res.benchmark_returns.iloc[1:] if res.benchmark is not None else None), res.header()
+    from rotationlab.sweep import fast_trials
+    _, trials, calendar = fast_trials(spec, spec.combos, data, jobs)
+    labels = [c.label(spec.axes) for c in spec.combos]
+    frame = pd.DataFrame(trials.T, index=calendar, columns=labels)
+    first = run(spec.config(spec.combos[0]), data=data)
+    bench = first.benchmark_returns.iloc[1:] if first.benchmark is not None else None
+    return frame, bench, first.header()
 
 
 def walk_forward(spec, data: dict, *, is_years: float = 5, oos_years: float = 1, anchored: bool = False,

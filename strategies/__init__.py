@@ -1,6 +1,13 @@
-"""Rotation strategies. ``STRATEGIES`` maps each registry key to its class."""
+"""Rotation rules. ``STRATEGIES`` maps each registry key to its class; ``rule_class`` also loads
+``path/to/rule.py:ClassName`` files."""
 
-from . import baselines, divergence  # noqa: F401  (registers the strategies)
-from .base import STRATEGIES, History, RotationStrategy, Target, equal_weights, register
+from . import baselines, divergence  # noqa: F401  (registers the rules)
+from .base import (STRATEGIES, Decisions, History, PanelHistory, Rule, Target, equal_weights, load_rule_file,
+                   new_month, new_month_mask, register, rule_class, weights_of)
 
-__all__ = ["STRATEGIES", "History", "RotationStrategy", "Target", "equal_weights", "register"]
+#: The old name of the base class.
+RotationStrategy = Rule
+
+__all__ = ["STRATEGIES", "Decisions", "History", "PanelHistory", "Rule", "RotationStrategy", "Target",
+           "equal_weights", "load_rule_file", "new_month", "new_month_mask", "register", "rule_class",
+           "weights_of"]

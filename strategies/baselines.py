@@ -4,90 +4,108 @@ from __future__ import annotations
 
 import math
 
-from .base import History, RotationStrategy, Target, equal_weights, register
+import numpy as np
+
+from .base import Decisions, Rule, Target, equal_weights, new_month, new_month_mask, register, weights_of
 
 
-def _new_month(h: History) -> bool:
-    return h.prev_date is None or h.date.month != h.prev_date.month
+def _check_weights(symbols, weights, name="weights") -> None:
+    if weights and len(weights) != len(symbols):
+        raise ValueError(f"{name} needs one weight per symbol")
+    if any(w < 0 for w in weights):
+        raise ValueError(f"{name} must not be negative (short positions are not supported)")
+    if weights and sum(weights) > 1 + 1e-9:
+        raise ValueError(f"{name} must sum to at most 1")
 
 
 @register("buy_and_hold")
-class BuyAndHold(RotationStrategy):
+class BuyAndHold(Rule):
     rule = "Buy {symbol} on the first bar and hold it."
-    params = (("symbol", "^GSPC"),)
+    params = {"symbol": "^GSPC"}
     param_docs = {"symbol": "the symbol held"}
 
-    @classmethod
-    def symbols(cls, p):
-        return {"signal": [], "traded": [p.symbol]}
+    def symbols(self):
+        return {"signal": [], "growth": [self.p.symbol], "rotation": [], "traded": [self.p.symbol]}
 
     def decide(self, h):
         return {self.p.symbol: 1.0}
 
+    def vectorized(self, panel):
+        return Decisions(codes=np.zeros(panel.T, dtype=np.int16), rows=[{self.p.symbol: 1.0}])
 
-@register("static_blend")
-class StaticBlend(RotationStrategy):
-    rule = "Hold {symbols} at fixed weights ({weights}), rebalanced on the first bar of each month."
-    params = (("symbols", ("^IXIC", "^DJI")), ("weights", ()))
-    param_docs = {"symbols": "symbols held", "weights": "their weights (fractions); empty = equal"}
 
-    @classmethod
-    def symbols(cls, p):
-        return {"signal": [], "traded": list(p.symbols)}
+class _MonthlyBasket(Rule):
+    """Hold one fixed basket, rebalanced to its weights on the first bar of each month."""
 
-    @classmethod
-    def validate(cls, p):
-        if p.weights and len(p.weights) != len(p.symbols):
-            raise ValueError("weights needs one weight per symbol")
-        if p.weights and sum(p.weights) > 1 + 1e-9:
-            raise ValueError("weights must sum to at most 1")
+    def basket(self) -> dict:
+        raise NotImplementedError
 
     def decide(self, h):
-        w = dict(zip(self.p.symbols, map(float, self.p.weights))) if self.p.weights else equal_weights(self.p.symbols)
-        return Target(w, rebalance=_new_month(h))
+        return Target(self.basket(), rebalance=new_month(h))
+
+    def vectorized(self, panel):
+        return Decisions(codes=np.zeros(panel.T, dtype=np.int16), rows=[self.basket()],
+                         force=new_month_mask(panel))
+
+
+@register("static_blend")
+class StaticBlend(_MonthlyBasket):
+    rule = "Hold {symbols} at fixed weights ({weights}), rebalanced on the first bar of each month."
+    params = {"symbols": ("^IXIC", "^DJI"), "weights": ()}
+    param_docs = {"symbols": "symbols held", "weights": "their weights (fractions); empty = equal"}
+
+    def symbols(self):
+        s = list(self.p.symbols)
+        return {"signal": [], "growth": [], "rotation": [], "traded": list(dict.fromkeys(s))}
+
+    def validate(self):
+        if not self.p.symbols:
+            raise ValueError("give at least one symbol (e.g. symbols=QQQ,DIA)")
+        _check_weights(self.p.symbols, self.p.weights)
+
+    def basket(self):
+        return weights_of(self.p.symbols, self.p.weights)
 
 
 @register("always_rotated")
-class AlwaysRotated(RotationStrategy):
+class AlwaysRotated(_MonthlyBasket):
     rule = "Always hold the rotation basket {rotation_symbols} (weights: {rotation_weights}), rebalanced monthly."
-    params = (("rotation_symbols", ("^DJI",)), ("rotation_weights", ()))
+    params = {"rotation_symbols": ("^DJI",), "rotation_weights": ()}
     param_docs = {"rotation_symbols": "the value / small-cap basket",
                   "rotation_weights": "its weights (fractions); empty = equal"}
 
-    @classmethod
-    def symbols(cls, p):
-        return {"signal": [], "traded": list(p.rotation_symbols)}
+    def validate(self):
+        if not self.p.rotation_symbols:
+            raise ValueError("give at least one rotation symbol (e.g. rotation_symbols=DIA,IWM)")
+        _check_weights(self.p.rotation_symbols, self.p.rotation_weights, "rotation_weights")
 
-    def decide(self, h):
-        p = self.p
-        w = dict(zip(p.rotation_symbols, map(float, p.rotation_weights))) if p.rotation_weights \
-            else equal_weights(p.rotation_symbols)
-        return Target(w, rebalance=_new_month(h))
+    def basket(self):
+        return weights_of(self.p.rotation_symbols, self.p.rotation_weights)
 
 
 @register("momentum_rotation")
-class MomentumRotation(RotationStrategy):
+class MomentumRotation(Rule):
     rule = ("On the first bar of each month, hold the top {top_n} of {universe} by {lookback_days}-day "
             "return, equal weight.")
-    params = (("universe", ("^IXIC", "^DJI", "^GSPC")), ("top_n", 1), ("lookback_days", 126))
+    params = {"universe": ("^IXIC", "^DJI", "^GSPC"), "top_n": 1, "lookback_days": 126}
     param_docs = {"universe": "symbols ranked", "top_n": "how many to hold",
                   "lookback_days": "L: momentum window in bars"}
 
-    @classmethod
-    def symbols(cls, p):
-        return {"signal": [], "traded": list(p.universe)}
+    def symbols(self):
+        u = list(dict.fromkeys(self.p.universe))
+        return {"signal": [], "growth": [], "rotation": [], "traded": u}
 
-    @classmethod
-    def warmup_bars(cls, p):
-        return p.lookback_days + 1
+    def warmup_bars(self):
+        return self.p.lookback_days + 1
 
-    @classmethod
-    def validate(cls, p):
-        if not 1 <= p.top_n <= len(p.universe):
-            raise ValueError(f"top_n must be between 1 and the universe size ({len(p.universe)})")
+    def validate(self):
+        if self.p.lookback_days < 1:
+            raise ValueError("lookback_days must be >= 1")
+        if not 1 <= self.p.top_n <= len(self.p.universe):
+            raise ValueError(f"top_n must be between 1 and the universe size ({len(self.p.universe)})")
 
     def decide(self, h):
-        if not _new_month(h):
+        if not new_month(h):
             return None
         scores = {s: h.ret(s, self.p.lookback_days) for s in self.p.universe}
         ranked = sorted((s for s in scores if not math.isnan(scores[s])), key=lambda s: (-scores[s], s))
@@ -97,26 +115,28 @@ class MomentumRotation(RotationStrategy):
 
 
 @register("golden_cross_timing")
-class GoldenCrossTiming(RotationStrategy):
+class GoldenCrossTiming(Rule):
     rule = ("Hold {symbol} while its {fast_days}-day average is above its {slow_days}-day average; "
             "otherwise hold cash.")
-    params = (("symbol", "^GSPC"), ("fast_days", 50), ("slow_days", 200))
+    params = {"symbol": "^GSPC", "fast_days": 50, "slow_days": 200}
     param_docs = {"symbol": "symbol timed and held", "fast_days": "fast average window",
                   "slow_days": "slow average window"}
     has_signal = True
 
-    @classmethod
-    def symbols(cls, p):
-        return {"signal": [], "traded": [p.symbol]}
+    def symbols(self):
+        return {"signal": [], "growth": [self.p.symbol], "rotation": [], "traded": [self.p.symbol]}
 
-    @classmethod
-    def warmup_bars(cls, p):
-        return p.slow_days
+    def warmup_bars(self):
+        return self.p.slow_days
 
-    @classmethod
-    def validate(cls, p):
-        if p.fast_days >= p.slow_days:
-            raise ValueError("fast_days must be below slow_days")
+    def validate(self):
+        if not 1 <= self.p.fast_days < self.p.slow_days:
+            raise ValueError("fast_days must be >= 1 and below slow_days")
+
+    def describe_signal(self):
+        p = self.p
+        return {"label": f"{p.symbol} {p.fast_days}-day / {p.slow_days}-day average - 1", "threshold": 0.0,
+                "units": "ratio"}
 
     def decide(self, h):
         p = self.p
@@ -127,3 +147,11 @@ class GoldenCrossTiming(RotationStrategy):
         on = fast > slow
         self.log_signal(spread=fast / slow - 1.0, triggered=on, state="invested" if on else "cash")
         return {p.symbol: 1.0} if on else {}
+
+    def vectorized(self, panel):
+        p = self.p
+        fast, slow = panel.sma(p.symbol, p.fast_days), panel.sma(p.symbol, p.slow_days)
+        with np.errstate(invalid="ignore"):
+            codes = np.where(fast > slow, 0, 1).astype(np.int16)
+        codes[np.isnan(slow)] = -1
+        return Decisions(codes=codes, rows=[{p.symbol: 1.0}, {}])

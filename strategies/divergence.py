@@ -4,36 +4,39 @@ from __future__ import annotations
 
 import math
 
-from .base import History, RotationStrategy, equal_weights, register
+import numpy as np
+
+from . import machine as M
+from .base import Decisions, Rule, register, weights_of
 
 
 @register("dow_nasdaq_divergence")
-class DowNasdaqDivergence(RotationStrategy):
+class DowNasdaqDivergence(Rule):
     rule = ("Hold {growth_symbols}; when the Dow ({dow_symbol}) beats the Nasdaq ({nasdaq_symbol}) by at "
-            "least {threshold:.2%} over {lookback_days} days (then {confirm_days} more days of follow-through), "
-            "rotate into {rotation_symbols} for at least {hold_days} days, and rotate back once the Nasdaq "
-            "beats the Dow by {exit_threshold:.2%} or more over the same window.")
+            "least {threshold:.2%} over {lookback_days} days, rotate into {rotation_symbols} for at least "
+            "{hold_days} days, and rotate back once the Nasdaq beats the Dow by {exit_threshold:.2%} or more "
+            "over the same window.")
     has_signal = True
 
-    params = (
-        ("dow_symbol", "^DJI"),
-        ("nasdaq_symbol", "^IXIC"),
-        ("growth_symbols", ("^IXIC",)),
-        ("rotation_symbols", ("^DJI",)),
-        ("rotation_weights", ()),
-        ("lookback_days", 5),
-        ("threshold", 0.03),
-        ("require_opposite_signs", False),
-        ("confirm_days", 0),
-        ("hold_days", 20),
-        ("exit_threshold", 0.0),
-        ("small_cap_symbol", ""),
-        ("small_cap_confirm", False),
-        ("golden_cross_symbol", ""),
-        ("golden_cross_fast_days", 50),
-        ("golden_cross_slow_days", 200),
-        ("tech_breakdown_exit", 0),
-    )
+    params = {
+        "dow_symbol": "^DJI",
+        "nasdaq_symbol": "^IXIC",
+        "growth_symbols": ("^IXIC",),
+        "rotation_symbols": ("^DJI",),
+        "rotation_weights": (),
+        "lookback_days": 5,
+        "threshold": 0.03,
+        "require_opposite_signs": False,
+        "confirm_days": 0,
+        "hold_days": 20,
+        "exit_threshold": 0.0,
+        "small_cap_symbol": "",
+        "small_cap_confirm": False,
+        "golden_cross_symbol": "",
+        "golden_cross_fast_days": 50,
+        "golden_cross_slow_days": 200,
+        "tech_breakdown_exit": 0,
+    }
     param_docs = {
         "dow_symbol": "Dow series for the signal",
         "nasdaq_symbol": "Nasdaq series for the signal",
@@ -55,53 +58,98 @@ class DowNasdaqDivergence(RotationStrategy):
                                "closes below its N-day average (0 = off)",
     }
 
-    @classmethod
-    def symbols(cls, p):
+    # -- what it needs -----------------------------------------------------------------------------
+    def symbols(self):
+        p = self.p
         signal = [p.dow_symbol, p.nasdaq_symbol]
         if p.small_cap_symbol:
             signal.append(p.small_cap_symbol)
         if p.golden_cross_symbol:
             signal.append(p.golden_cross_symbol)
-        return {"signal": signal, "traded": list(dict.fromkeys([*p.growth_symbols, *p.rotation_symbols]))}
+        growth, rotation = list(p.growth_symbols), list(p.rotation_symbols)
+        return {"signal": list(dict.fromkeys(signal)), "growth": growth, "rotation": rotation,
+                "traded": list(dict.fromkeys([*growth, *rotation]))}
 
-    @classmethod
-    def warmup_bars(cls, p):
+    def warmup_bars(self):
+        p = self.p
         need = [p.lookback_days + 1, p.tech_breakdown_exit]
         if p.golden_cross_symbol:
             need.append(p.golden_cross_slow_days)
         return max(need)
 
-    @classmethod
-    def validate(cls, p):
+    def validate(self):
+        p = self.p
         if p.lookback_days < 1:
             raise ValueError("lookback_days must be >= 1")
         if p.confirm_days < 0 or p.hold_days < 0:
             raise ValueError("confirm_days and hold_days must be >= 0")
+        if p.tech_breakdown_exit < 0:
+            raise ValueError("tech_breakdown_exit must be >= 0 (0 = off)")
         if p.small_cap_confirm and not p.small_cap_symbol:
             raise ValueError("small_cap_confirm needs small_cap_symbol (e.g. small_cap_symbol=IWM)")
+        if not p.growth_symbols and not p.rotation_symbols:
+            raise ValueError("give growth_symbols or rotation_symbols (e.g. growth_symbols=QQQ)")
         if p.rotation_weights and len(p.rotation_weights) != len(p.rotation_symbols):
             raise ValueError("rotation_weights needs one weight per rotation symbol")
+        if any(w < 0 for w in p.rotation_weights):
+            raise ValueError("rotation_weights must not be negative")
         if p.rotation_weights and sum(p.rotation_weights) > 1 + 1e-9:
             raise ValueError("rotation_weights must sum to at most 1")
-        if p.golden_cross_fast_days >= p.golden_cross_slow_days:
-            raise ValueError("golden_cross_fast_days must be below golden_cross_slow_days")
+        if p.golden_cross_symbol and not 1 <= p.golden_cross_fast_days < p.golden_cross_slow_days:
+            raise ValueError("golden_cross_fast_days must be >= 1 and below golden_cross_slow_days")
 
-    def __init__(self):
-        super().__init__()
+    def sentence(self):
         p = self.p
-        self.state = "growth"
-        self.pending = 0
-        self.held = 0
-        self.growth = equal_weights(p.growth_symbols)
-        self.rotation = (dict(zip(p.rotation_symbols, map(float, p.rotation_weights)))
-                         if p.rotation_weights else equal_weights(p.rotation_symbols))
+        parts = [f"Hold {','.join(p.growth_symbols) or 'cash'}"]
+        if p.tech_breakdown_exit:
+            parts[0] += (f" (cash instead while {p.nasdaq_symbol} closes below its {p.tech_breakdown_exit}-day "
+                         "average)")
+        cond = (f"when the Dow ({p.dow_symbol}) beats the Nasdaq ({p.nasdaq_symbol}) by at least "
+                f"{p.threshold:.2%} over {p.lookback_days} days")
+        extra = []
+        if p.require_opposite_signs:
+            extra.append("with the Dow up and the Nasdaq down")
+        if p.small_cap_confirm:
+            extra.append(f"with small caps ({p.small_cap_symbol}) also beating the Nasdaq")
+        if p.golden_cross_symbol:
+            extra.append(f"while {p.golden_cross_symbol}'s {p.golden_cross_fast_days}-day average is above its "
+                         f"{p.golden_cross_slow_days}-day average")
+        if extra:
+            cond += " " + " and ".join(extra)
+        if p.confirm_days:
+            cond += f", then {p.confirm_days} more day{'s' if p.confirm_days != 1 else ''} of follow-through"
+        rot = ",".join(p.rotation_symbols) or "cash"
+        if p.rotation_weights:
+            rot += " (" + ", ".join(f"{w:.0%}" for w in p.rotation_weights) + ")"
+        hold = f" for at least {p.hold_days} days" if p.hold_days else ""
+        back = (f"once the Nasdaq beats the Dow by {p.exit_threshold:.2%} or more over the same window"
+                if p.exit_threshold else "once the Nasdaq beats the Dow over the same window")
+        return f"{parts[0]}; {cond}, rotate into {rot}{hold}, and rotate back {back}."
 
-    def spread(self, h: History) -> tuple[float, float, float]:
+    def describe_signal(self):
+        p = self.p
+        return {"label": f"{p.dow_symbol} minus {p.nasdaq_symbol} {p.lookback_days}-day return",
+                "legs": [p.dow_symbol, p.nasdaq_symbol], "leg_names": ["Dow", "Nasdaq"],
+                "threshold": p.threshold, "exit_threshold": -p.exit_threshold if p.exit_threshold else None,
+                "units": "return"}
+
+    # -- the decision, one close at a time (both engines' reference) --------------------------------
+    def start(self):
+        self.state, self.pending, self.held = M.GROWTH, 0, 0
+        b = self.baskets()
+        self.growth = b.get("growth", {})
+        self.rotation = b.get("rotation", {})
+
+    def baskets(self):
+        p = self.p
+        return {"growth": weights_of(p.growth_symbols), "rotation": weights_of(p.rotation_symbols, p.rotation_weights)}
+
+    def spread(self, h):
         n = self.p.lookback_days
         dow, nas = h.ret(self.p.dow_symbol, n), h.ret(self.p.nasdaq_symbol, n)
         return dow - nas, dow, nas
 
-    def triggered(self, h: History, spread: float, dow: float, nas: float) -> bool:
+    def triggered(self, h, spread, dow, nas) -> bool:
         p = self.p
         if not spread >= p.threshold:
             return False
@@ -114,31 +162,46 @@ class DowNasdaqDivergence(RotationStrategy):
             return False
         return True
 
-    def decide(self, h: History):
+    def decide(self, h):
         p = self.p
         spread, dow, nas = self.spread(h)
         if math.isnan(spread):
             self.log_signal(spread=spread, triggered=False, state="warmup")
             return None
         fired = self.triggered(h, spread, dow, nas)
-        if self.state == "rotated":
-            self.held += 1
-            if self.held >= p.hold_days and spread < 0 and -spread >= p.exit_threshold:
-                self.state = "growth"
-        elif self.state == "pending":
-            self.pending = self.pending + 1 if spread > 0 else -1
-            if self.pending < 0:
-                self.state = "growth"
-            elif self.pending >= p.confirm_days:
-                self.state, self.held = "rotated", 0
-        elif fired:
-            if p.confirm_days == 0:
-                self.state, self.held = "rotated", 0
-            else:
-                self.state, self.pending = "pending", 0
-        self.log_signal(spread=spread, triggered=fired, state=self.state)
-        if self.state == "rotated":
+        self.state, self.pending, self.held = M.step(
+            self.state, self.pending, self.held, True, fired, spread > 0,
+            spread < 0 and -spread >= p.exit_threshold, p.confirm_days, p.hold_days)
+        self.log_signal(spread=spread, triggered=fired, state=M.STATE_NAMES[self.state])
+        if self.state == M.ROTATED:
             return self.rotation
-        if p.tech_breakdown_exit and h.close(p.nasdaq_symbol)[-1] < h.sma(p.nasdaq_symbol, p.tech_breakdown_exit):
+        if p.tech_breakdown_exit and h.last(p.nasdaq_symbol) < h.sma(p.nasdaq_symbol, p.tech_breakdown_exit):
             return {}
         return self.growth
+
+    # -- the same decisions over the whole window ---------------------------------------------------
+    def vectorized(self, panel):
+        p = self.p
+        n = p.lookback_days
+        dow, nas = panel.ret(p.dow_symbol, n), panel.ret(p.nasdaq_symbol, n)
+        with np.errstate(invalid="ignore"):
+            spread = dow - nas
+            valid = ~np.isnan(spread)
+            fired = spread >= p.threshold
+            if p.require_opposite_signs:
+                fired &= (dow > 0) & (nas < 0)
+            if p.small_cap_confirm:
+                fired &= panel.ret(p.small_cap_symbol, n) > nas
+            if p.golden_cross_symbol:
+                fired &= (panel.sma(p.golden_cross_symbol, p.golden_cross_fast_days)
+                          > panel.sma(p.golden_cross_symbol, p.golden_cross_slow_days))
+            states = M.run_states(valid, fired, spread > 0, (spread < 0) & (-spread >= p.exit_threshold),
+                                  p.confirm_days, p.hold_days)
+            rotated = states == M.ROTATED
+            codes = np.where(rotated, 1, 0).astype(np.int16)
+            if p.tech_breakdown_exit:
+                cash = panel.close(p.nasdaq_symbol) < panel.sma(p.nasdaq_symbol, p.tech_breakdown_exit)
+                codes[~rotated & cash] = 2
+        codes[~valid] = -1
+        b = self.baskets()
+        return Decisions(codes=codes, rows=[b["growth"], b["rotation"], {}], rotated=rotated & valid)

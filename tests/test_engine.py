@@ -74,7 +74,7 @@ def test_close_only_feed_fills_at_next_close_and_says_so():
     res = run(RunConfig(strategy="buy_and_hold", params={"symbol": "D"}, benchmark=None, execution=ZERO), data=data)
     first = res.trades.iloc[0]
     assert first["date"] == data["D"].frame.index[1] and first["price"] == 101
-    assert res.execution["fills_by_symbol"]["D"] == "next close (close-only feed)"
+    assert res.execution["fills_by_symbol"]["D"] == "next close (close prices only)"
 
 
 def test_same_close_is_an_explicit_labelled_option():
@@ -86,16 +86,30 @@ def test_same_close_is_an_explicit_labelled_option():
     assert Execution().fill == "next_open"
 
 
-def test_late_listed_symbol_does_not_hold_back_the_others():
+def test_trading_starts_when_every_symbol_of_the_rule_has_prices():
     a = make_bars("A", np.linspace(100, 120, 60))
     b_full = make_bars("B", np.linspace(50, 60, 60))
     b = type(b_full).build(b_full.frame.iloc[30:], source="test", symbol="B", adjustment="unknown", close_only=False)
     cfg = RunConfig(strategy="static_blend", params={"symbols": "A,B"}, benchmark=None, execution=ZERO, start="2020-01-01")
     res = run(cfg, data={"A": a, "B": b})
+    assert res.equity.index[0] == b.frame.index[0]   # not at --start: B has no prices before
     first = res.trades.groupby("symbol")["date"].min()
-    assert first["A"] == a.frame.index[1]          # traded from the first fill day
-    assert first["B"] == b.frame.index[0]          # bought on its first bar (drift rebalance)
-    assert res.weights["B"].iloc[:30].eq(0).all() and res.weights["A"].iloc[2] == pytest.approx(0.5, rel=1e-2)
+    assert first["A"] == first["B"] == b.frame.index[1]
+    assert res.weights["A"].iloc[2] == pytest.approx(0.5, rel=1e-2)
+    assert res.provenance["period"]["decisions_from"] == f"{b.frame.index[0]:%Y-%m-%d}"
+
+
+def test_a_much_shorter_history_is_one_warning_line():
+    a = make_bars("A", np.linspace(100, 120, 700))
+    b_full = make_bars("B", np.linspace(50, 60, 700))
+    b = type(b_full).build(b_full.frame.iloc[400:], source="test", symbol="B", adjustment="unknown", close_only=False)
+    cfg = RunConfig(strategy="static_blend", params={"symbols": "A,B"}, benchmark=None, execution=ZERO)
+    res = run(cfg, data={"A": a, "B": b})
+    (w,) = res.warnings
+    assert "B starts" in w and "years after A" in w and "\n" not in w
+    assert res.provenance["warnings"] == [w]
+    short = run(cfg, data={"A": a, "B": make_bars("B", np.linspace(50, 60, 700))})
+    assert short.warnings == ()
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +124,8 @@ def _sim_for(res, sample, **kw):
     ex = res.execution
     return simulate(res.targets, opens, closes, cash=ex["cash"], commission_bps=ex["commission_bps"],
                     slippage_bps=ex["slippage_bps"], cash_buffer=ex["cash_buffer"],
-                    drift_tolerance=ex["drift_tolerance"], fractional=ex["sizing"].startswith("fractional"), **kw)
+                    drift_tolerance=ex["drift_tolerance"], fractional=ex["sizing"].startswith("fractional"),
+                    fill_at=ex["fill_timing"]["at"], **kw)
 
 
 def test_engine_agrees_with_independent_simulator_without_costs(sample):
@@ -177,3 +192,29 @@ def test_lagged_fills_do_not_send_extra_drift_orders(sample):
         res = run(RunConfig(start="2007-01-01", end="2009-12-31", execution=Execution(fill=fill)), data=sample)
         counts[fill] = len(res.trades)
     assert counts["next_open"] == counts["next_close"] == counts["second_open"] > 10
+
+
+def test_a_rebalance_fills_every_leg_at_the_same_time_on_the_sample(sample):
+    """^DJI has close prices only: every order of the run fills at the next close, so a switch
+    out of ^DJI never buys ^IXIC at another time and price than the sale."""
+    res = run(RunConfig(), data=sample)
+    assert res.execution["close_only_symbols"] == ["^DJI"]
+    assert res.execution["fill_timing"] == {"at": "close", "bars_after_decision": 1}
+    t = res.trades
+    closes = {s: sample[s].frame["close"] for s in ("^DJI", "^IXIC")}
+    slip = res.execution["slippage_bps"] / 1e4
+    for _, tr in t.iterrows():
+        c = closes[tr["symbol"]].loc[tr["date"]]
+        assert tr["price"] == pytest.approx(c * (1 + slip if tr["size"] > 0 else 1 - slip), rel=1e-12)
+    switches = t.groupby("date")["symbol"].nunique()
+    assert (switches == 2).sum() > 40  # rotations: both legs trade on the same day, at that day's close
+
+
+def test_the_rules_daily_state_does_not_depend_on_start(sample):
+    """The rule decides from its first bar whatever --start is: runs from 1999 and from 2006 agree
+    on the state and spread of every common date."""
+    early = run(RunConfig(), data=sample).signals
+    late = run(RunConfig(start="2006-05-16"), data=sample).signals
+    common = late.index
+    assert len(common) > 3000 and common[0] == pd.Timestamp("2006-05-16")
+    pd.testing.assert_frame_equal(early.loc[common], late)

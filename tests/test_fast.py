@@ -169,62 +169,47 @@ def test_combinations_get_the_engine_s_own_trade_from(sample):
     assert len({d[0] for d in res.dates}) == 3
 
 
-def test_the_exact_layout_fallback_agrees_with_backtrader(sample, monkeypatch):
-    # Combinations whose window cannot be derived from the shared alignment run on engine_layout
-    # (the engine's own calendar code); force that path for every combination.
-    monkeypatch.setattr(fast, "_window", lambda *args: None)
-    base = RunConfig(start="2010-01-01", end="2012-12-31", execution=WHOLE)
-    sets = [{}, {"lookback_days": 30, "golden_cross_symbol": "^GSPC", "tech_breakdown_exit": 20}]
-    _check_against_backtrader(base, sample, sets, fast.AGREEMENT_TOLERANCE["costs"])
-
-
 WINDOW_CASES = [  # (start, end, align policy)
     (None, None, "union"), (None, "2012-12-31", "union"), ("1999-03-01", None, "union"),
     ("2001-09-17", "2012-12-31", "union"), ("2008-01-02", None, "union"), ("2008-01-02", None, "intersection"),
-    (None, "1999-09-30", "union"),  # too little history for the longer warm-ups: the engine refuses them
+    (None, "1999-09-30", "union"),  # too little history for the longer look-backs: both refuse them
 ]
 
 
-def _assert_windows_match(data, needed, cases, warmups):
+def _assert_windows_match(data, cases, sets, **cfg):
+    """Each combination's trading calendar in the fast engine is the layout a run of it gets."""
+    from rotationlab.config import make_rule
+    from rotationlab.layout import layout
     for start, end, policy in cases:
-        base = RunConfig(start=start, end=end, align=AlignPolicy(policy), benchmark=None)
-        combos = [fast._Combo(0, "x", {}, base.execution, needed[:1], needed, w,
-                              (pd.Timestamp(start) - pd.Timedelta(days=fast._calendar_days(w))) if start else None)
-                  for w in warmups]
-        prep = fast.Prepared(base, data)
-        panel = prep.panel(needed, fast._lo_min(combos))
-        for combo in combos:
+        base = RunConfig(start=start, end=end, align=AlignPolicy(policy), **cfg)
+        res = fast.run_fast(fast.prepare(base, data), sets)
+        for i, ps in enumerate(sets):
+            c = fast.config_for(base, ps)
             try:
-                ref = fast.engine_layout(base, data, needed, combo.warmup)
-            except UserError:
-                assert panel is None or fast._window(base, panel, combo) is None
+                lay = layout(c, data, make_rule(c.strategy, c.params))
+            except UserError as exc:
+                assert res.errors[i] == str(exc), (start, end, ps)
                 continue
-            win = fast._window(base, panel, combo)
-            assert win is not None, (start, end, combo.warmup)
-            cal = panel.calendar[win.s0:]
-            assert cal.equals(ref["calendar"]), (start, end, combo.warmup)
-            assert cal[win.tf - win.s0] == ref["trade_from"]
-            t = np.arange(win.s0, len(panel.calendar))
-            for s in needed:
-                k = panel.slot(s)
-                seen = t >= win.listed[k]
-                for kind in ("closes", "opens"):
-                    got = np.where(seen, getattr(panel, kind)[k, win.s0:], np.nan)
-                    np.testing.assert_array_equal(got, ref[kind][s], err_msg=f"{s} {kind} {start} {combo.warmup}")
+            assert res.errors[i] == "" and res.dates[i].equals(lay.dates), (start, end, ps)
 
 
-def test_derived_calendars_match_the_engine_layout(sample):
-    _assert_windows_match(sample, ["^DJI", "^IXIC", "^GSPC"], WINDOW_CASES, [0, 1, 6, 21, 101, 200, 251])
+def test_calendars_are_the_engine_layout(sample):
+    sets = [{"lookback_days": n} for n in (1, 5, 20, 100, 199)] + [
+        {"golden_cross_symbol": "^GSPC", "golden_cross_slow_days": 250}]
+    _assert_windows_match(sample, WINDOW_CASES, sets)
 
 
-def test_moving_averages_are_numpy_means_bit_for_bit(sample):
-    base = RunConfig(benchmark=None)
-    panel = fast.Prepared(base, sample).panel(["^DJI", "^IXIC"], None)
-    c = panel.closes[1]
-    for days in (2, 9, 50, 129, 200):
-        row = panel.rows[panel.sma_row(1, days)]
-        for t in range(len(c) - 400, len(c), 7):
-            assert row[t] == np.mean(c[t + 1 - days:t + 1])
+def test_panel_averages_and_returns_are_the_per_bar_ones_bit_for_bit(sample):
+    from strategies.base import History, PanelHistory
+    closes = {"^IXIC": sample["^IXIC"].frame["close"].to_numpy()}
+    dates = sample["^IXIC"].frame.index
+    ph, h = PanelHistory(closes, dates), History(closes, dates)
+    for days in (1, 2, 9, 50, 129, 200):
+        sma, ret = ph.sma("^IXIC", days), ph.ret("^IXIC", days)
+        for t in [*range(0, 260, 13), *range(len(dates) - 400, len(dates), 7)]:
+            h.t = t
+            assert (sma[t] == h.sma("^IXIC", days)) or (np.isnan(sma[t]) and np.isnan(h.sma("^IXIC", days)))
+            assert (ret[t] == h.ret("^IXIC", days)) or (np.isnan(ret[t]) and np.isnan(h.ret("^IXIC", days)))
 
 
 def test_threads_and_dropping_equity_change_nothing(sample):
@@ -270,17 +255,26 @@ def test_a_combination_the_engine_refuses_gets_its_message(sample):
     assert fast.confirm(base, sample, sets, res).max() <= 1e-6
 
 
-@pytest.mark.parametrize("base, params, match", [
-    (RunConfig(strategy="momentum_rotation"), {}, "does not support strategy 'momentum_rotation'"),
-    (RunConfig(execution=Execution(fill="next_close")), {}, "next_open only"),
-    (RunConfig(), {"fill": "second_open"}, "next_open only"),
-    (RunConfig(), {"lookback_days": 5.5}, "whole number"),
-    (RunConfig(), {"rotation_weights": (-0.5,)}, "negative weights"),
-    (RunConfig(), {"lookbak_days": 5}, "no parameter 'lookbak_days'"),
+@pytest.mark.parametrize("base, sets", [
+    (RunConfig(strategy="momentum_rotation", params={"lookback_days": 60}, start="2008-01-01", end="2011-12-31",
+               execution=WHOLE), [{}, {"top_n": 2}]),
+    (RunConfig(start="2008-01-01", end="2011-12-31", execution=Execution(fill="next_close")), [{}]),
+    (RunConfig(start="2008-01-01", end="2011-12-31"), [{"fill": "second_open"}, {"fill": "same_close"}]),
 ])
-def test_unsupported_strategies_fills_and_parameters_are_refused(sample, base, params, match):
+def test_every_rule_and_fill_mode_agrees_with_backtrader(sample, base, sets):
+    """Rules without a vectorized form run per bar; every fill mode runs in the one kernel."""
+    _check_against_backtrader(base, sample, sets, fast.AGREEMENT_TOLERANCE["costs"])
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"lookback_days": 5.5}, "whole number"),
+    ({"rotation_weights": (-0.5,)}, "must not be negative"),
+    ({"lookbak_days": 5}, "no parameter 'lookbak_days'"),
+    ({"threshold": float("nan")}, "finite number"),
+])
+def test_bad_parameters_are_refused_in_one_line(sample, params, match):
     with pytest.raises(UserError, match=match) as err:
-        fast.run_fast(fast.prepare(base, sample), [params])
+        fast.run_fast(fast.prepare(RunConfig(), sample), [params])
     assert "\n" not in str(err.value)
 
 
@@ -303,6 +297,8 @@ def test_agrees_with_backtrader_on_real_etfs(etf):
 
 
 @needs_shared
-def test_derived_calendars_match_the_engine_layout_on_real_etfs(etf):
+def test_calendars_are_the_engine_layout_on_real_etfs(etf):
     cases = [(None, None, "union"), ("2001-01-01", "2020-12-31", "union"), ("2000-06-01", None, "union")]
-    _assert_windows_match(etf, ["DIA", "QQQ", "IWM", "SPY"], cases, [1, 6, 101, 200])
+    params = dict(dow_symbol="DIA", nasdaq_symbol="QQQ", growth_symbols=("QQQ",), rotation_symbols=("DIA", "IWM"))
+    sets = [{"lookback_days": n} for n in (1, 5, 100, 200)]
+    _assert_windows_match(etf, cases, sets, params=params, benchmark="SPY", source="csv")

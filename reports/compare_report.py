@@ -1,20 +1,9 @@
-"""Comparisons: a rule (or several strategies and parameter sets) beside its baselines, on
-identical data, period and costs, in one report.
-
-* :func:`parse_spec` reads ``KEY`` or ``KEY:k=v;k=v`` (lists as ``k=A,B``).
-* :func:`baseline_specs` derives the baselines of a growth/rotation rule: buy-and-hold of the
-  benchmark, a static 50/50 blend of the growth and rotation baskets, and always rotated.
-* :func:`run_comparison` runs every config and re-runs until all share one trading period
-  (the latest start and earliest end of any of them).
-* :func:`write_comparison` writes the folder: metrics.json (every strategy), equity.csv, one
-  sub-folder of CSVs per strategy, the comparison PNGs and report.pdf.
-"""
+"""The comparison report: several strategies on identical data, period and costs, laid out from
+the results and metrics the core computed (nothing here runs an engine)."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from pathlib import Path
 
 import matplotlib
 
@@ -27,144 +16,13 @@ from reports import metrics as M  # noqa: E402
 from reports import pdf as P  # noqa: E402
 from reports.build import png_bytes  # noqa: E402
 from reports.style import BENCHMARK_COLOR, FIGSIZE, strategy_colors, style  # noqa: E402
-from rotationlab.atomic import atomic_write_bytes, atomic_write_text  # noqa: E402
-from rotationlab.config import RunConfig, resolve_params  # noqa: E402
-from rotationlab.errors import UserError  # noqa: E402
-from rotationlab.results import RunResult, _csv, dump_json, write_run  # noqa: E402
-
-BASELINES = ("buy_and_hold", "static_blend", "always_rotated")
+from rotationlab.outdir import as_folder, sub  # noqa: E402
+from rotationlab.results import _csv, dump_json, write_run  # noqa: E402
 
 
-def parse_spec(text: str) -> tuple[str, list[str]]:
-    """``"KEY:k=v;k=v"`` -> ``("KEY", ["k=v", "k=v"])``; lists stay comma-separated."""
-    key, _, rest = str(text).partition(":")
-    key = key.strip()
-    if not key:
-        raise UserError(f"--strategy {text!r}: give a registry key, e.g. dow_nasdaq_divergence:threshold=0.02")
-    params = [p.strip() for p in rest.split(";") if p.strip()]
-    for p in params:
-        if "=" not in p:
-            raise UserError(f"--strategy {text!r}: parameter {p!r} must look like key=value; separate "
-                            "parameters with ';' (e.g. KEY:threshold=0.02;hold_days=10)")
-    return key, params
-
-
-def _plus(symbols) -> str:
-    return "+".join(symbols)
-
-
-def baseline_specs(values: dict, benchmark: str | None) -> list[tuple[str, str, dict]]:
-    """``(label, key, params)`` of the baselines for a rule with parameter ``values``.
-
-    buy_and_hold holds the benchmark; static_blend holds the growth basket and the rotation basket
-    50/50 (each basket at its own weights), rebalanced monthly; always_rotated holds the rotation
-    basket. The last two need ``growth_symbols``/``rotation_symbols`` parameters."""
-    out = []
-    if benchmark:
-        out.append((f"buy_and_hold {benchmark}", "buy_and_hold", {"symbol": benchmark}))
-    growth = list(values.get("growth_symbols") or [])
-    rotation = list(values.get("rotation_symbols") or [])
-    rw = [float(w) for w in values.get("rotation_weights") or []]
-    if growth and rotation:
-        rot_w = rw if rw else [1.0 / len(rotation)] * len(rotation)
-        weights: dict[str, float] = {}
-        for s in growth:
-            weights[s] = weights.get(s, 0.0) + 0.5 / len(growth)
-        for s, w in zip(rotation, rot_w):
-            weights[s] = weights.get(s, 0.0) + 0.5 * w
-        out.append((f"static_blend {_plus(growth)} | {_plus(rotation)}", "static_blend",
-                    {"symbols": list(weights), "weights": [round(w, 12) for w in weights.values()]}))
-    if rotation:
-        params = {"rotation_symbols": rotation}
-        if rw:
-            params["rotation_weights"] = rw
-        out.append((f"always_rotated {_plus(rotation)}", "always_rotated", params))
-    return out
-
-
-def _given_label(key: str, params: list[str] | dict) -> str:
-    items = params.items() if isinstance(params, dict) else (p.split("=", 1) for p in params)
-    text = "; ".join(f"{k.strip()}={v if not isinstance(v, (list, tuple)) else ','.join(map(str, v))}"
-                     for k, v in items)
-    return f"{key} [{text or 'defaults'}]"
-
-
-def _ident(key: str, values: dict) -> tuple:
-    return key, repr(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items()))
-
-
-def with_baselines(configs: list[RunConfig], baselines: bool = True) -> list[tuple[str, RunConfig]]:
-    """``(label, RunConfig)`` for ``configs`` followed by the baselines of the first one (same
-    data, period, benchmark and execution settings as the first). Labels are registry keys, with
-    the given parameters when a key appears more than once; exact duplicates are dropped."""
-    if not configs:
-        raise UserError("nothing to compare: give at least one strategy")
-    keys = [c.strategy for c in configs]
-    out, seen = [], set()
-    for cfg in configs:
-        _, values = resolve_params(cfg.strategy, cfg.params)
-        ident = _ident(cfg.strategy, values)
-        if ident in seen:
-            continue
-        seen.add(ident)
-        label = cfg.strategy if keys.count(cfg.strategy) == 1 else _given_label(cfg.strategy, cfg.params)
-        out.append((label, cfg))
-    if baselines:
-        base = configs[0]
-        _, values = resolve_params(base.strategy, base.params)
-        for label, key, params in baseline_specs(values, base.benchmark):
-            _, bvalues = resolve_params(key, params)
-            ident = _ident(key, bvalues)
-            if ident in seen:
-                continue
-            seen.add(ident)
-            out.append((label, dataclasses.replace(base, strategy=key, params=params)))
-    labels = [lab for lab, _ in out]
-    if len(set(labels)) != len(labels):
-        out = [(f"{lab} #{i + 1}" if labels.count(lab) > 1 else lab, c) for i, (lab, c) in enumerate(out)]
-    return out
-
-
-def comparison_configs(base: RunConfig, strategies: list[tuple[str, dict]] | None = None,
-                       baselines: bool = True) -> list[tuple[str, RunConfig]]:
-    """Like :func:`with_baselines`, from ``base`` (data, period, costs) and ``strategies`` as
-    ``(key, {param: value})`` (default: ``base``'s own strategy)."""
-    configs = [dataclasses.replace(base, strategy=k, params=dict(p)) for k, p in strategies] if strategies \
-        else [base]
-    return with_baselines(configs, baselines)
-
-
-def _period(r: RunResult) -> tuple[str, str]:
+def _period(r) -> tuple[str, str]:
     p = r.provenance["period"]
     return p["trade_from"], p["trade_to"]
-
-
-def run_comparison(configs: list[tuple[str, RunConfig]], run=None) -> dict[str, RunResult]:
-    """Run every config on one common trading period: the first runs as given, the others from
-    its first trading date; then the common period is the latest start and earliest end of all,
-    and those whose period differs are re-run on it (at most three passes)."""
-    if run is None:
-        from rotationlab.engine import run
-    (label0, cfg0), rest = configs[0], configs[1:]
-    results = {label0: run(cfg0)}
-    start, _ = _period(results[label0])
-    for label, cfg in rest:
-        # the first one's start; its --end as given, so every strategy loads the same series
-        results[label] = run(dataclasses.replace(cfg, start=start, end=cfg0.end))
-    cfgs = dict(configs)
-    for _ in range(3):
-        starts, ends = zip(*(_period(r) for r in results.values()))
-        start, end = max(starts), min(ends)
-        if start >= end:
-            spans = ", ".join(f"{lab} {_period(r)[0]} to {_period(r)[1]}" for lab, r in results.items())
-            raise UserError(f"the strategies share no trading period ({spans}); choose symbols whose histories "
-                            "overlap")
-        stale = [lab for lab, r in results.items() if _period(r) != (start, end)]
-        if not stale:
-            break
-        for lab in stale:
-            results[lab] = run(dataclasses.replace(cfgs[lab], start=start, end=end))
-    return results
 
 
 def _slug(label: str) -> str:
@@ -201,22 +59,22 @@ def comparison_figures(results: dict, colors: dict, metrics: dict) -> dict:
     return figs
 
 
-def write_comparison(results: dict[str, RunResult], out: str | Path, pdf: bool = True) -> dict:
-    """Write the comparison folder; returns ``{"metrics": {label: compute_metrics()}, "out": Path}``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def write_comparison(comparison, out, pdf: bool = True, html: bool = True) -> dict:
+    """Write the comparison folder (``out``: an OutputFolder or a path) from a
+    :class:`rotationlab.api.Comparison`; returns ``{"metrics", "out"}``."""
+    folder = as_folder(out)
+    results, metrics = comparison.results, comparison.metrics
     colors = strategy_colors((lab, r.strategy) for lab, r in results.items())
-    metrics = {lab: M.compute_metrics(r) for lab, r in results.items()}
     first_label, first = next(iter(results.items()))
 
     folders = {}
     for lab, r in results.items():
         folders[lab] = _slug(lab)
-        write_run(r, out / folders[lab], metrics[lab])
+        write_run(r, sub(folder, folders[lab]), metrics[lab])
     eq = pd.DataFrame({lab: r.equity for lab, r in results.items()}).rename_axis("date")
     if first.benchmark is not None:
         eq[f"benchmark {first.benchmark.name}"] = first.benchmark
-    atomic_write_text(out / "equity.csv", _csv(eq))
+    folder.write_text("equity.csv", _csv(eq))
     summary = {
         "comparison": {"strategies": list(results), "first": first_label,
                        "period": dict(zip(("trade_from", "trade_to"), _period(first))),
@@ -228,23 +86,30 @@ def write_comparison(results: dict[str, RunResult], out: str | Path, pdf: bool =
         "provenance": {lab: r.provenance for lab, r in results.items()},
         "versions": first.versions,
     }
-    atomic_write_text(out / "metrics.json", dump_json(summary))
+    folder.write_text("metrics.json", dump_json(summary))
 
     figs = comparison_figures(results, colors, metrics)
     try:
         for name, fig in figs.items():
-            atomic_write_bytes(out / f"{name}.png", png_bytes(fig))
+            folder.write_bytes(f"{name}.png", png_bytes(fig))
         if pdf:
             pages = [comparison_cover(results, metrics, colors), *figs.values(),
                      comparison_trades_page(results, metrics, colors),
                      P.execution_page(first, metrics[first_label], extra=[
                          ("compared", f"{len(results)} strategies on the same data source, calendar policy, "
                                       f"period ({_period(first)[0]} to {_period(first)[1]}), costs and benchmark")])]
-            P.write_pdf(pages, out / "report.pdf", title=f"Rotation Lab comparison: {first_label}")
+            folder.write_bytes("report.pdf", P.pdf_bytes(pages, title=f"Rotation Lab comparison: {first_label}"))
     finally:
         for fig in figs.values():
             plt.close(fig)
-    return {"metrics": metrics, "out": out}
+    if html:
+        try:
+            from reports.html import compare_html
+        except ImportError:
+            compare_html = None
+        if compare_html is not None:
+            folder.write_text("report.html", compare_html(comparison, colors))
+    return {"metrics": metrics, "out": folder.path}
 
 
 # -- comparison pages --------------------------------------------------------------------------
@@ -357,5 +222,4 @@ def comparison_trades_page(results: dict, metrics: dict, colors: dict, n: int = 
     return fig
 
 
-__all__ = ["BASELINES", "baseline_specs", "comparison_configs", "parse_spec", "run_comparison",
-           "with_baselines", "write_comparison"]
+__all__ = ["comparison_figures", "write_comparison"]
