@@ -332,11 +332,26 @@ def rotation_episodes(result: RunResult) -> pd.DataFrame:
     return pd.DataFrame({"start": pd.to_datetime(starts), "end": pd.to_datetime(ends)})
 
 
+def _aggregate(r: pd.Series, period: str) -> pd.Series:
+    """Compounded returns per calendar month (index: year, month) or year, as
+    ``empyrical.aggregate_returns`` (the same numbers to the last bit: the same sequential
+    product of ``1 + r`` per group, minus 1), without its per-group Python calls."""
+    idx = r.index
+    year = pd.Index(idx.year, dtype="int64", name=idx.name)
+    if period == "yearly":
+        keys = year
+    elif period == "monthly":
+        keys = [year, pd.Index(idx.month, dtype="int64", name=idx.name)]
+    else:
+        raise ValueError(f"period must be 'monthly' or 'yearly', not {period!r}")
+    return (r + 1.0).groupby(keys).prod() - 1.0
+
+
 def monthly_returns(r: pd.Series) -> pd.DataFrame:
     """Compounded monthly returns, years as rows and months 1..12 as columns (NaN if no data)."""
     if not len(r):
         return pd.DataFrame(columns=range(1, 13), dtype="float64")
-    m = ep.aggregate_returns(r, "monthly")
+    m = _aggregate(r, "monthly")
     table = m.unstack()
     table.index.name, table.columns.name = "year", "month"
     return table.reindex(columns=range(1, 13))
@@ -346,7 +361,7 @@ def yearly_returns(r: pd.Series) -> pd.Series:
     """Compounded calendar-year returns (partial first and last years included)."""
     if not len(r):
         return pd.Series(dtype="float64")
-    y = ep.aggregate_returns(r, "yearly")
+    y = _aggregate(r, "yearly")
     y.index.name = "year"
     return y
 
@@ -370,7 +385,7 @@ def returns_metrics(r: pd.Series, risk_free: float = 0.0, values: pd.Series | No
     returns come from, starting point included) dates the drawdowns, else growth of 1 is used."""
     w = wealth(r) if values is None else values.dropna()
     episodes = drawdown_episodes(w)
-    monthly = ep.aggregate_returns(r, "monthly") if len(r) else pd.Series(dtype="float64")
+    monthly = _aggregate(r, "monthly") if len(r) else pd.Series(dtype="float64")
     return {
         "total_return": _f(ep.cum_returns_final(r)) if len(r) else float("nan"),
         "cagr": _f(ep.annual_return(r, annualization=PERIODS)),
@@ -552,15 +567,15 @@ def annual_returns_table(r: pd.Series, benchmark: pd.Series | None = None,
     ``days`` (number of returns), ``rule``, ``benchmark``, ``growth``."""
     if not len(r):
         return []
-    years = r.index.year
-    first = pd.Series(r.index, index=r.index).groupby(years).agg(["min", "max", "size"])
+    dates = pd.Series(r.index, index=r.index)
+    span = dates.groupby(pd.Index(r.index.year, dtype="int64")).agg(["min", "max", "size"])
     rule = yearly_returns(r)
     refs = {k: (yearly_returns(v) if v is not None else None) for k, v in (("benchmark", benchmark),
                                                                           ("growth", growth))}
-    return [{"year": int(y), "from": _d(first.loc[y, "min"]), "to": _d(first.loc[y, "max"]),
-             "days": int(first.loc[y, "size"]), "rule": _j(rule.get(y)),
+    return [{"year": int(y), "from": _d(span.loc[y, "min"]), "to": _d(span.loc[y, "max"]),
+             "days": int(span.loc[y, "size"]), "rule": _j(rule.get(y)),
              **{k: (_j(v.get(y)) if v is not None else None) for k, v in refs.items()}}
-            for y in first.index]
+            for y in span.index]
 
 
 def _anchor(last: pd.Timestamp, months):

@@ -114,16 +114,29 @@ def test_helpers_equal_the_previous_implementation(result, old):
     pd.testing.assert_frame_equal(M.drawdown_episodes(result.equity), old.drawdown_episodes(result.equity))
     assert M.worst_drawdowns(result.equity, 8) == old.worst_drawdowns(result.equity, 8)
     pd.testing.assert_frame_equal(M.rotation_episodes(result), old.rotation_episodes(result))
-    pd.testing.assert_frame_equal(M.monthly_returns(r), old.monthly_returns(r))
-    pd.testing.assert_series_equal(M.yearly_returns(r), old.yearly_returns(r))
-    pd.testing.assert_series_equal(M.rolling_return(r, 63), old.rolling_return(r, 63))
-    pd.testing.assert_series_equal(M.rolling_sharpe(r), old.rolling_sharpe(r))
+    for x in (r, b):
+        pd.testing.assert_frame_equal(M.monthly_returns(x), old.monthly_returns(x), check_exact=True)
+        pd.testing.assert_series_equal(M.yearly_returns(x), old.yearly_returns(x), check_exact=True)
+    pd.testing.assert_series_equal(M.rolling_return(r, 63), old.rolling_return(r, 63), check_exact=True)
+    pd.testing.assert_series_equal(M.rolling_sharpe(r), old.rolling_sharpe(r), check_exact=True)
     assert M.holding_spans(result.weights) == old.holding_spans(result.weights)
     assert M.annual_turnover(result) == old.annual_turnover(result)
     assert M.returns_metrics(b, 1e-4) == old.returns_metrics(b, 1e-4)
     for value, kind in ((0.1234, "pct"), (1.5, "ratio"), (1234.0, "days"), (12.34, "days1"), (7, "int"),
                         (None, "pct"), (float("nan"), "ratio"), ("x", "text")):
         assert M.fmt(value, kind) == old.fmt(value, kind)
+
+
+def test_monthly_and_yearly_aggregation_is_empyricals_to_the_last_bit(result):
+    rng = np.random.default_rng(5)
+    x = pd.Series(rng.normal(0.0, 0.02, 3000), index=pd.bdate_range("2001-03-07", periods=3000, name="date"))
+    x.iloc[[3, 400]] = np.nan  # empyrical compounds a NaN return as 0
+    for s in (M.strategy_returns(result), M.benchmark_returns(result), x, x.iloc[:2]):
+        for period in ("monthly", "yearly"):
+            pd.testing.assert_series_equal(M._aggregate(s, period), ep.aggregate_returns(s, period),
+                                           check_exact=True)
+    with pytest.raises(ValueError):
+        M._aggregate(x, "weekly")
 
 
 def test_reports_metrics_reexports_the_core_module(old):
