@@ -34,9 +34,9 @@ Grammar (EBNF; keywords are case-sensitive, ``true``/``True`` and ``false``/``Fa
     atom       = number | string | "true" | "false" | symbol | call | name
                | "(" , expression , ")" | list ;
     call       = name , "(" , [ expression , { "," , expression } ] , ")" ;
-    list       = "(" , ")" | "(" , literal , "," , [ literal , { "," , literal } ] , ")"
-               | "[" , [ literal , { "," , literal } ] , "]" ;
-    literal    = [ "-" | "+" ] , number | string | "true" | "false" ;
+    list       = "(" , ")" | "(" , literal , "," , [ literal , { "," , literal } , [ "," ] ] , ")"
+               | "[" , [ literal , { "," , literal } , [ "," ] ] , "]" ;
+    literal    = { "-" | "+" } , number | string | "true" | "false" ;
     name       = letter_ , { letter_ | digit | "." } ;      (* letter_ = A-Z a-z _ *)
     symbol     = "^" , ( letter_ | digit | "." ) , { letter_ | digit | "." } ;
     number     = digits , [ "." , [ digits ] ] , [ exponent ] | "." , digits , [ exponent ] ;
@@ -44,7 +44,8 @@ Grammar (EBNF; keywords are case-sensitive, ``true``/``True`` and ``false``/``Fa
     string     = "'" , { any printable character but ' and \\ } , "'"
                | '"' , { any printable character but " and \\ } , '"' ;
 
-``**`` and ``//`` are refused (there is no power and no floor division), as is every other character.
+Reserved words (never names): ``and or not in true false True False``. ``**`` and ``//`` are
+refused (there is no power and no floor division), as is every character not in the grammar.
 
 Limits: text <= :data:`MAX_LENGTH` characters, nesting (parentheses, calls, operators) <=
 :data:`MAX_DEPTH` levels, <= :data:`MAX_NODES` parts, numbers of <= :data:`MAX_NUMBER_CHARS`
@@ -127,6 +128,9 @@ class ExprError(UserError):
     def __init__(self, what: str, text: str, reason: str):
         self.what, self.text, self.reason = what, text, " ".join(str(reason).split())
         super().__init__(f"bad {what} {_show(text)}: {self.reason}")
+
+    def __reduce__(self):  # picklable across worker processes
+        return ExprError, (self.what, self.text, self.reason)
 
 
 def _show(text: str) -> str:
@@ -1022,7 +1026,7 @@ class _Eval:
         return _Checker(self.expr, self.ctx).symbol(node, fn)
 
     def _field(self, field_name: str, sym: str) -> np.ndarray:
-        key = f"{field_name}({sym!r})"
+        key = ("field", field_name, sym)  # never equal to a node's key (a string)
         hit = self.memo.get(key)
         if hit is None:
             try:
