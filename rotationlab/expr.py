@@ -367,8 +367,7 @@ class _Parser:
         if t.kind == "op" and t.text in ("-", "+"):
             self.advance()
             operand = self.expr(_UNARY_BP, depth + 1)
-            if operand.kind == "num":
-                self.count -= 1  # folded into the literal
+            if operand.kind == "num":  # folded into the literal (already counted)
                 value = -operand.value if t.text == "-" else operand.value
                 return Node("num", value, (), t.col, _key("num", value, ()), 1)
             return self.node("neg" if t.text == "-" else "pos", t.text, [operand], t.col)
@@ -525,7 +524,7 @@ class Expr:
 
     def check(self, context) -> None:
         """Validate names, functions, argument counts and kinds against ``context``."""
-        _Checker(self, context).check(self.root, "value")
+        _Checker(self, context).check(self.root)
 
     def evaluate(self, context, *, check: bool = True):
         """The value: a Python scalar (ScalarContext) or a float64 array of length T (SeriesContext)."""
@@ -591,20 +590,20 @@ def parse(text: str, *, what: str = "--constraint") -> Expr:
 
 
 def _collect(root: Node, names: dict, symbols: dict):
-    stack = [(root, False)]
+    """Names and symbols in order of first appearance (``symbol``: a first argument of
+    close/open/high/low/ret; ``series``: of sma/max/min/zscore, where a string is a symbol)."""
+    stack = [(root, "value")]
     while stack:
-        node, symbol_pos = stack.pop()
+        node, role = stack.pop()
         if node.kind == "name":
-            (symbols if symbol_pos else names).setdefault(node.value, None)
-        elif node.kind == "sym" or (symbol_pos and node.kind == "str"):
+            (symbols if role == "symbol" else names).setdefault(node.value, None)
+        elif node.kind == "sym" or (node.kind == "str" and role != "value"):
             symbols.setdefault(node.value, None)
         elif node.kind == "call":
-            for i, c in reversed(list(enumerate(node.children))):
-                stack.append((c, i == 0 and node.value in _SYMBOL_FUNCS))
-                if i == 0 and node.value in _SERIES_FIRST and c.kind == "str":
-                    symbols.setdefault(c.value, None)
+            first = "symbol" if node.value in _SYMBOL_FUNCS else "series" if node.value in _SERIES_FIRST else "value"
+            stack.extend((c, first if i == 0 else "value") for i, c in reversed(list(enumerate(node.children))))
         else:
-            stack.extend((c, False) for c in reversed(node.children))
+            stack.extend((c, "value") for c in reversed(node.children))
 
 
 # -- checking ----------------------------------------------------------------------------------
@@ -663,7 +662,7 @@ class _Checker:
                       f"available: {_listing(self.ctx.symbols)}")
         return sym
 
-    def check(self, node: Node, role: str):
+    def check(self, node: Node):
         k = node.kind
         if k == "name":
             if node.value not in self.ctx.names:
@@ -686,17 +685,17 @@ class _Checker:
                     op = node.value[0] if k == "arith" else node.value
                     self.fail(f"{op!r} needs numbers, got {'a string' if c.kind == 'str' else 'a list'} "
                               f"(column {c.col})")
-                self.check(c, "value")
+                self.check(c)
         elif k == "cmp":
             if self.series and any(op in ("in", "not in") for op in node.value):
                 self.fail("'in' compares parameter values; it has no meaning over a price series")
             for c in node.children:
-                self.check(c, "value")
+                self.check(c)
         elif k == "call":
             self.call(node)
         else:
             for c in node.children:
-                self.check(c, "value")
+                self.check(c)
 
     def call(self, node: Node):
         fns = self.ctx.functions
@@ -717,14 +716,14 @@ class _Checker:
                 if _is_symbol_arg(arg, self.ctx.names):
                     self.symbol(arg, fn.name, either=True)
                 else:
-                    self.check(arg, "value")
+                    self.check(arg)
             elif kind == "window":
-                self.check(arg, "value")
+                self.check(arg)
                 if any(c.kind == "call" and c.value in _SERIES_MAKERS for c in _walk(arg)):
                     self.fail(f"the window of {fn.name}() must be a number of bars (a parameter or a literal), "
                               f"not a series (column {arg.col})")
             else:
-                self.check(arg, "value")
+                self.check(arg)
 
 
 # -- evaluation --------------------------------------------------------------------------------
