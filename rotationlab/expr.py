@@ -817,9 +817,7 @@ class _Eval:
     # -- shared ----------------------------------------------------------------------------
     def finish(self, out):
         if not self.series:
-            if isinstance(out, np.generic):
-                out = out.item()
-            return out
+            return out.item() if isinstance(out, (np.generic, np.ndarray)) else out
         T = self.ctx.length
         arr = np.asarray(out, dtype=np.float64)
         return np.full(T, float(arr)) if arr.ndim == 0 else np.array(arr, dtype=np.float64)
