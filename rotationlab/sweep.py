@@ -23,13 +23,11 @@ trading period, ``error`` (empty unless the engine refused the combination) and 
 
 from __future__ import annotations
 
-import ast
 import csv
 import dataclasses
 import io
 import itertools
 import math
-import operator
 import os
 import signal
 import sys
@@ -40,6 +38,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from data_feeds.base import did_you_mean
+from rotationlab import expr
 from rotationlab import manifest as MF
 from rotationlab.atomic import atomic_write_text
 from rotationlab.config import Execution, RunConfig, coerce_value, make_rule
@@ -234,81 +233,20 @@ def merge_grid(file_grid: dict | None, cli_items: list[str]) -> list[tuple[str, 
 
 
 # -- the constraint ----------------------------------------------------------------------------
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
-_CMPOPS = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-           ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.In: lambda a, b: a in b,
-           ast.NotIn: lambda a, b: a not in b}
-_UNARY = {ast.Not: operator.not_, ast.USub: operator.neg, ast.UAdd: operator.pos}
-
-
 class Constraint:
-    """A Python expression over parameter names, evaluated without ``eval``: names, numbers,
-    strings, True/False, tuples/lists of them, comparisons (chains, ``in``), ``and``/``or``/
-    ``not``, ``+ - * / // % **`` and ``x if c else y``. Calls, attributes and subscripts are refused."""
+    """A ``--constraint`` over parameter names in the bounded language of :mod:`rotationlab.expr`
+    (scalar context): names, numbers, strings, true/false, lists, comparisons (chains, ``in``),
+    ``and``/``or``/``not``, ``+ - * / %`` and abs/min/max/round. Checked once here (one-line
+    errors with did-you-mean); calling it evaluates it for one combination's values."""
 
     def __init__(self, text: str, names):
         self.text = text
-        try:
-            self.tree = ast.parse(text.strip(), mode="eval").body
-        except SyntaxError as exc:
-            raise UserError(f"bad --constraint {text!r}: not a valid expression ({exc.msg})") from None
-        names = list(names)
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.Name):
-                if node.id not in names and node.id not in ("True", "False"):
-                    raise UserError(f"bad --constraint {text!r}: unknown name {node.id!r}"
-                                    f"{did_you_mean(node.id, names)}; use parameter names")
-            elif not isinstance(node, (ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare,
-                                       ast.IfExp, ast.Constant, ast.Tuple, ast.List, ast.Load, ast.And, ast.Or,
-                                       *_BINOPS, *_CMPOPS, *_UNARY)):
-                raise UserError(f"bad --constraint {text!r}: {type(node).__name__.lower()} is not allowed (use "
-                                "parameter names, numbers, comparisons, and/or/not and + - * / // % **)")
-            if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str, bool, type(None))):
-                raise UserError(f"bad --constraint {text!r}: constant {node.value!r} is not allowed")
+        self.expr = expr.parse(text, what="--constraint")
+        values = dict(names) if isinstance(names, dict) else dict.fromkeys(names)
+        self.expr.check(expr.ScalarContext(values))
 
     def __call__(self, env: dict) -> bool:
-        return bool(self._eval(self.tree, env))
-
-    def _eval(self, node, env):
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            return env[node.id]
-        if isinstance(node, (ast.Tuple, ast.List)):
-            return tuple(self._eval(e, env) for e in node.elts)
-        if isinstance(node, ast.BoolOp):
-            if isinstance(node.op, ast.And):
-                out = True
-                for v in node.values:
-                    out = self._eval(v, env)
-                    if not out:
-                        return out
-                return out
-            out = False
-            for v in node.values:
-                out = self._eval(v, env)
-                if out:
-                    return out
-            return out
-        if isinstance(node, ast.UnaryOp):
-            return _UNARY[type(node.op)](self._eval(node.operand, env))
-        if isinstance(node, ast.BinOp):
-            a, b = self._eval(node.left, env), self._eval(node.right, env)
-            if isinstance(node.op, ast.Pow) and isinstance(b, (int, float)) and abs(b) > 64:
-                raise ValueError("exponent too large")
-            return _BINOPS[type(node.op)](a, b)
-        if isinstance(node, ast.Compare):
-            left = self._eval(node.left, env)
-            for op, comp in zip(node.ops, node.comparators):
-                right = self._eval(comp, env)
-                if not _CMPOPS[type(op)](left, right):
-                    return False
-                left = right
-            return True
-        if isinstance(node, ast.IfExp):
-            return self._eval(node.body, env) if self._eval(node.test, env) else self._eval(node.orelse, env)
-        raise ValueError(f"{type(node).__name__} is not allowed")
+        return bool(self.expr.evaluate(expr.ScalarContext(env), check=False))
 
 
 # -- the spec ----------------------------------------------------------------------------------
@@ -392,10 +330,10 @@ def build_spec(base: RunConfig, grid: list[tuple[str, object]], constraint: str 
         if check is not None:
             try:
                 keep = check(env)
-            except Exception as exc:  # noqa: BLE001  (TypeError, ZeroDivisionError... from user input)
+            except expr.ExprError as exc:  # a type error or division by zero for these values
                 label = ", ".join(f"{n}={cell(v)}" for n, v in zip(names, vals))
                 raise UserError(f"bad --constraint {constraint!r}: cannot evaluate it for {label} "
-                                f"({type(exc).__name__}: {exc})") from None
+                                f"({exc.reason})") from None
             if not keep:
                 continue
         combo = Combo(index, tuple(vals), combo_id(names, vals))

@@ -103,15 +103,17 @@ def test_constraint_filters_and_sees_fixed_parameters():
 
 
 @pytest.mark.parametrize("expr, needle", [
-    ("__import__('os').system('true')", "call is not allowed"),
-    ("threshold.real > 0", "attribute is not allowed"),
-    ("rotation_symbols[0] == 'x'", "subscript is not allowed"),
-    ("lambda: 1", "lambda is not allowed"),
-    ("[x for x in (1,)]", "listcomp is not allowed"),
+    ("__import__('os').system('true')", "unexpected '.' at column 17"),
+    ("__import__('os')", "unknown function '__import__'"),
+    ("threshold.real > 0", "unknown name 'threshold.real' (did you mean 'threshold'?)"),
+    ("rotation_symbols[0] == 'x'", "unexpected '[' at column 17"),
+    ("lambda: 1", "unexpected ':' at column 7"),
+    ("[x for x in (1,)]", "list items must be numbers, strings or true/false"),
+    ("threshold ** 2 > 0", "'**' is not supported: there is no power operator"),
     ("hold_day > 1", "unknown name 'hold_day' (did you mean 'hold_days'?)"),
-    ("hold_days >", "not a valid expression"),
+    ("hold_days >", "expected a value at column 12, got the end"),
     ("lookback_days > 100", "impossible constraint 'lookback_days > 100': none of the 4 combinations"),
-    ("threshold / (lookback_days - 2) > 0", "cannot evaluate it for lookback_days=2, hold_days=10 (ZeroDivisionError"),
+    ("threshold / (lookback_days - 2) > 0", "cannot evaluate it for lookback_days=2, hold_days=10 (division by zero)"),
     ("rotation_symbols > 1", "cannot evaluate it"),
 ])
 def test_bad_constraints(expr, needle):
@@ -257,7 +259,7 @@ def _free_port() -> int:
     (["--grid", "lookback_days=2,five"], "bad grid lookback_days=2,five"),
     (["--grid", "lookbak_days=2,5"], "unknown parameter 'lookbak_days'"),
     (["--grid", "lookback_days=2,5", "--constraint", "lookback_days > 50"], "impossible constraint"),
-    (["--grid", "lookback_days=2,5", "--constraint", "open('x')"], "call is not allowed"),
+    (["--grid", "lookback_days=2,5", "--constraint", "open('x')"], "unknown function 'open'"),
     (["--grid", "lookback_days=2,5", "--heatmap", "threshold,lookback_days"], "'threshold' is not a swept parameter"),
     (["--grid", "lookback_days=2,5", "--metric", "sharp"], "(did you mean 'sharpe'?)"),
     (["--grid", "lookback_days=2,5", "--jobs", "0"], "--jobs 0"),
