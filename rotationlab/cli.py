@@ -24,20 +24,38 @@ def _symbols(text: str) -> list[str]:
 
 
 def _add_data_args(p, symbols_required=False):
-    from data_feeds import SOURCES
+    from data_feeds import SOURCES, check_date
+
+    def date_arg(flag):  # refused at parsing, for every command
+        def parse(text):
+            try:
+                check_date(text, flag)
+            except UserError:
+                raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2005-01-31") from None
+            return text
+        return parse
     g = p.add_argument_group("data")
     g.add_argument("--source", default="sample", choices=sorted(SOURCES),
                    help="where bars come from (default: sample, the embedded offline history)")
-    g.add_argument("--data-dir", help="folder of SYMBOL.csv files (for --source csv)")
+    g.add_argument("--data-dir", help="folder of SYMBOL.csv files (for --source csv); an adjustments.toml "
+                                      "there declares each file's adjustment")
     g.add_argument("--cache-dir", help="download cache folder for --source yahoo "
                                        "(default: the user cache dir, e.g. ~/.cache/rotationlab/yahoo)")
     g.add_argument("--offline", action="store_true", help="yahoo: use the cache only, never download")
-    g.add_argument("--start", help="first date, YYYY-MM-DD (history before it is used only to warm up)")
-    g.add_argument("--end", help="last date, YYYY-MM-DD")
+    g.add_argument("--start", type=date_arg("--start"),
+                   help="first date, YYYY-MM-DD (history before it is used only to warm up)")
+    g.add_argument("--end", type=date_arg("--end"), help="last date, YYYY-MM-DD")
     g.add_argument("--align", default="union", choices=["union", "intersection"],
                    help="calendar policy for several symbols (default: union)")
     g.add_argument("--max-ffill-days", type=int, default=5,
                    help="union policy: longest gap inside a symbol's history filled with its last close (default: 5)")
+    g.add_argument("--adjustment", action="append", default=[], metavar="SYM=KIND",
+                   help="declare a series' adjustment, repeatable or SYM=KIND,SYM2=KIND; KIND is total_return "
+                        "(split and dividend adjusted), price (an index or prices without dividends) or unknown; "
+                        "wins over adjustments.toml and the defaults")
+    g.add_argument("--date-format", metavar="FMT",
+                   help="strftime format of the files' dates, e.g. %%d/%%m/%%Y; needed when day and month "
+                        "cannot be told apart (default: ISO, or the order the file shows)")
 
 
 def _add_exec_args(p):
@@ -247,16 +265,22 @@ def _policy(args):
 
 
 def cmd_data(args) -> int:
-    from data_feeds import align, get_source
+    from data_feeds import align, get_source, parse_adjustments
     from rotationlab.atomic import atomic_write_text
-    source = get_source(args.source, data_dir=args.data_dir, cache_dir=args.cache_dir, offline=args.offline)
+    source = get_source(args.source, data_dir=args.data_dir, cache_dir=args.cache_dir, offline=args.offline,
+                        adjustments=parse_adjustments(args.adjustment) or None, date_format=args.date_format)
     bars = source.load_many(_symbols(args.symbols), args.start, args.end)
-    print(f"{'symbol':<8} {'first':<10} {'last':<10} {'rows':>6}  {'kind':<10} {'adjustment':<13} source")
+    width = max(8, *(len(s) for s in bars))
+    print(f"{'symbol':<{width}} {'first':<10} {'last':<10} {'rows':>6}  {'kind':<10} {'open=close':>10}  "
+          f"{'adjustment':<12} source")
     for s, b in bars.items():
         m = b.meta
         kind = "close-only" if m.close_only else "OHLC"
-        print(f"{s:<8} {m.first_date:<10} {m.last_date:<10} {m.rows:>6}  {kind:<10} {m.adjustment:<13} "
-              f"{m.source}: {m.origin}")
+        print(f"{s:<{width}} {m.first_date:<10} {m.last_date:<10} {m.rows:>6}  {kind:<10} "
+              f"{m.close_only_share:>10.1%}  {m.adjustment:<12} {m.source}: {m.origin}")
+    for s, b in bars.items():
+        if b.meta.notes:
+            print(f"  {s}: " + "; ".join(b.meta.notes))
     if args.out:
         panel = align(bars, _policy(args))
         closes = panel.closes().rename_axis("date")

@@ -188,11 +188,19 @@ def test_unknown_source_lists_the_choices(capsys):
     assert re.search(r"\(choose from '?csv'?, '?sample'?, '?yahoo'?\)", capsys.readouterr().err)
 
 
-@pytest.mark.parametrize("flag, value", [("--start", "notadate"), ("--end", "2001-02-30"), ("--start", "2020-13-01")])
-def test_unreadable_start_or_end(capsys, flag, value):
-    rc, _, err = run(capsys, "data", "--symbols", "^GSPC", flag, value)
-    assert rc == 2
-    assert one_error_line(err) == f"error: {flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2005-01-31"
+@pytest.mark.parametrize("command", ["data", "run", "compare", "study", "walkforward", "sweep"])
+@pytest.mark.parametrize("flag, value", [("--start", "notadate"), ("--end", "2001-02-30"), ("--start", "2020-13-01"),
+                                         ("--start", "2020-13-45"), ("--end", "03/01/2020"), ("--end", "today")])
+def test_unreadable_start_or_end_is_refused_by_every_command(capsys, command, flag, value):
+    """Refused while parsing the arguments, before any data is loaded or any run starts."""
+    argv = [command, flag, value] + (["--symbols", "^GSPC"] if command == "data" else [])
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert err.splitlines() == [f"run_backtest.py {command}: error: argument {flag}: {value!r} is not a date; "
+                                "use YYYY-MM-DD, e.g. 2005-01-31 (see --help)"]
 
 
 def test_period_without_bars(capsys):
@@ -252,11 +260,15 @@ def test_summary_lines(capsys):
     rc, out, err = run(capsys, "data", "--symbols", "^DJI,^IXIC")
     assert rc == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0].split() == ["symbol", "first", "last", "rows", "kind", "adjustment", "source"]
+    assert lines[0].split() == ["symbol", "first", "last", "rows", "kind", "open=close", "adjustment", "source"]
     dji, ixic = lines[1].split(), lines[2].split()
     assert dji[0] == "^DJI" and dji[1].startswith("1885-") and dji[2].startswith("2023-")
-    assert dji[4:6] == ["close-only", "price_index"]
-    assert ixic[:6] == ["^IXIC", "1999-01-04", "2018-12-31", "5031", "OHLC", "price_index"]
+    assert dji[4:7] == ["close-only", "100.0%", "price"]
+    assert ixic[:7] == ["^IXIC", "1999-01-04", "2018-12-31", "5031", "OHLC", "0.0%", "price"]
+    assert lines[3] == ("  ^DJI: no open column: close-only, open/high/low set to the close; "
+                        "adjustment price: an index level (no dividends)")
+    assert lines[4] == "  ^IXIC: adjustment price: an index level (no dividends)"
+    assert len(lines) == 5
 
 
 def test_out_writes_date_then_one_column_per_symbol(tmp_path, capsys):
@@ -326,7 +338,17 @@ def test_data_command_reads_every_shared_file(tmp_path, capsys, name):
     row = stdout.splitlines()[1].split()
     assert row[:4] == [symbol, f"{expected.index[0]:%Y-%m-%d}", f"{expected.index[-1]:%Y-%m-%d}", str(len(expected))]
     assert row[4] == ("close-only" if symbol == "XLB" else "OHLC")
-    assert row[5] == ("price_index" if symbol.startswith("^") else "unknown")
+    f = pd.read_csv(path, header=[0, 1], index_col=0, skiprows=[2]).droplevel(1, axis=1) \
+        if row[4] == "close-only" or symbol in ("^DJI", "^RUT") else pd.read_csv(path)
+    f.columns = [c.lower() for c in f.columns]
+    # equal to 1e-9 relative: adjusted files differ in the last bits where Yahoo's open equalled the close
+    share = (abs(f["open"] - f["close"]) <= 1e-9 * f["close"]).mean() if "open" in f.columns else 1.0
+    assert row[5] == f"{share:.1%}"
+    assert row[6] == ("price" if symbol.startswith("^") else "unknown")
+    note = stdout.splitlines()[2]
+    assert note.startswith(f"  {symbol}: ") and note.endswith(
+        "adjustment price: an index level (the symbol starts with ^)" if symbol.startswith("^") else
+        f"adjustment unknown: declare it in {SHARED_MARKET / 'adjustments.toml'} or with --adjustment {symbol}=KIND")
 
     written = pd.read_csv(out)
     assert list(written.columns) == ["date", symbol]
@@ -342,7 +364,7 @@ def test_data_out_aligns_all_shared_files(tmp_path, capsys):
     rc, stdout, err = run(capsys, "data", "--source", "csv", "--data-dir", str(SHARED_MARKET),
                           "--symbols", ",".join(symbols), "--out", str(out))
     assert rc == 0 and err == ""
-    assert len(stdout.splitlines()) == 1 + len(symbols) + 1
+    assert len(stdout.splitlines()) == 1 + 2 * len(symbols) + 1  # header, rows, notes, "wrote"
     written = pd.read_csv(out, index_col="date")
     assert list(written.columns) == symbols
     with out.open() as fh:

@@ -68,7 +68,9 @@ def test_ohlcv_layouts_give_identical_bars(symbol):
     assert (m.symbol, m.source, m.close_only, m.adjustment) == (symbol, "csv", False, "unknown")
     assert (m.first_date, m.last_date, m.rows) == ("2024-03-07", "2024-03-12", 4)
     assert m.origin == str((LAYOUTS / f"{symbol}.csv").resolve())
-    assert m.notes == ()
+    assert m.close_only_share == 0.0
+    assert m.notes == (f"adjustment unknown: declare it in {LAYOUTS / 'adjustments.toml'} or with "
+                       f"--adjustment {symbol}=KIND",)
 
 
 def test_layouts_have_the_same_content_hash():
@@ -182,7 +184,9 @@ def test_normalize_max_nan_run_is_a_parameter():
         normalize(raw, "X", "the test frame", max_nan_run=1)
     with pytest.warns(DataWarning, match="dropped 2 rows"):
         frame, info = normalize(raw, "X", "the test frame", max_nan_run=2)
-    assert len(frame) == 4 and info == {"close_only": True, "adjusted_from_adj_close": False}
+    assert len(frame) == 4 and info == {"close_only": True, "close_only_share": 1.0,
+                                        "adjusted_from_adj_close": False,
+                                        "notes": ["no open column: close-only, open/high/low set to the close"]}
 
 
 def test_missing_open_is_filled_with_the_close_not_dropped(tmp_path):
@@ -443,7 +447,8 @@ def test_sample_ohlcv_indexes_1999_2018(no_network, symbol, module):
     bars = get_source("sample").load(symbol)
     m, f = bars.meta, bars.frame
     assert m.first_date == "1999-01-04" and m.last_date == "2018-12-31" and m.rows == len(f) > 5000
-    assert (m.source, m.close_only, m.adjustment) == ("sample", False, "price_index")
+    assert (m.source, m.close_only, m.adjustment) == ("sample", False, "price")
+    assert m.close_only_share < 0.001  # two bars of 5031 with open == close
     assert m.origin.startswith(module)
     assert (f["high"] >= f["low"]).all() and (f["volume"] > 0).mean() > 0.99  # ^IXIC has two 0s
     assert (f["open"] != f["close"]).mean() > 0.9  # real OHLC, not a close copied around
@@ -457,7 +462,7 @@ def test_sample_dow_is_close_only_1885_2023(no_network):
     bars = get_source("sample").load("^DJI")
     m, f = bars.meta, bars.frame
     assert m.first_date.startswith("1885-") and m.last_date.startswith("2023-")
-    assert m.close_only is True and m.adjustment == "price_index"
+    assert m.close_only is True and m.adjustment == "price" and m.close_only_share == 1.0
     assert any("close-only" in n for n in m.notes)
     for col in ("open", "high", "low"):
         assert (f[col] == f["close"]).all()
@@ -538,8 +543,8 @@ def test_shared_file_closes_equal_an_independent_parse(name):
     m, doc = bars.meta, provenance_table()[name]
     assert (m.rows, m.first_date, m.last_date) == (doc["rows"], doc["first"], doc["last"])
     assert m.close_only is (symbol == "XLB")
-    assert (m.adjustment == "price_index") is symbol.startswith("^")
-    assert m.adjustment in ("price_index", "unknown")  # no file has an Adj Close column
+    assert (m.adjustment == "price") is symbol.startswith("^")
+    assert m.adjustment in ("price", "unknown")  # no file has an Adj Close column, none is declared
     assert m.origin == str(path.resolve())
     f = bars.frame
     assert not f.isna().any().any() and (f[["open", "high", "low", "close"]] > 0).all().all()

@@ -300,7 +300,8 @@ def test_split_only_passes_auto_adjust_false_and_ignores_adj_close(fake, make, t
     bars = make(adjustment="split_only").load_symbol("SPY")
     assert fake.calls[0]["auto_adjust"] is False
     assert_same_bars(bars.frame, expected(raw.drop(columns="Adj Close")))
-    assert bars.meta.adjustment == "split_only"
+    assert bars.meta.adjustment == "price"  # split adjusted only: the detail is a note
+    assert any("auto_adjust=False: Close split adjusted only, dividends not included" in n for n in bars.meta.notes)
     assert (tmp_path / "cache" / "SPY.split_only.csv").is_file()
     assert json.loads((tmp_path / "cache" / "SPY.split_only.json").read_text())["auto_adjust"] is False
 
@@ -314,7 +315,8 @@ def test_modes_have_separate_cache_entries(fake, make):
 def test_index_symbol_is_a_price_index_with_caret_in_file_name(fake, make, tmp_path):
     fake.markets["^GSPC"] = market(base=4700.0)
     bars = make().load_symbol("^GSPC")
-    assert bars.meta.adjustment == "price_index" and fake.calls[0]["auto_adjust"] is True
+    assert bars.meta.adjustment == "price" and fake.calls[0]["auto_adjust"] is True
+    assert any("an index level" in n for n in bars.meta.notes)
     assert (tmp_path / "cache" / "^GSPC.total_return.csv").is_file()
 
 
