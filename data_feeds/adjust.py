@@ -61,7 +61,7 @@ def check_adjustments(mapping, where: str = "--adjustment") -> dict[str, str]:
                             f"use one of: {_KINDS}")
         key = symbol.upper()
         if out.get(key, kind) != kind:
-            raise UserError(f"{where}: {symbol} is declared both {out[key]} and {kind}; keep one")
+            raise UserError(f"{where}: {key} is declared both {out[key]} and {kind}; keep one")
         out[key] = kind
     return out
 
@@ -81,8 +81,8 @@ def parse_adjustments(items) -> dict[str, str]:
             symbol, kind = symbol.strip(), kind.strip()
             check_adjustments({symbol: kind})
             if pairs.get(symbol.upper(), kind) != kind:
-                raise UserError(f"--adjustment: {symbol} is declared both {pairs[symbol.upper()]} and "
-                                f"{kind}; keep one")
+                raise UserError(f"--adjustment: {symbol.upper()} is declared both {pairs[symbol.upper()]} "
+                                f"and {kind}; keep one")
             pairs[symbol.upper()] = kind
     return pairs
 
@@ -130,7 +130,8 @@ def read_sidecar(folder: Path) -> Sidecar:
             raise DataError(f"{path}: symbols.{symbol} = {kind!r} is not an adjustment kind"
                             f"{_hint(kind)}; use one of: {_KINDS}")
         if symbols.get(symbol.upper(), kind) != kind:
-            raise DataError(f"{path}: {symbol} is declared twice with different kinds; keep one")
+            raise DataError(f"{path}: {symbol.upper()} is declared twice with different kinds "
+                            f"({symbols[symbol.upper()]}, {kind}); keep one")
         symbols[symbol.upper()] = kind
     return Sidecar(path, default, symbols)
 

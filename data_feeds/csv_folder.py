@@ -65,6 +65,11 @@ def _read_table(path: Path, symbol: str) -> tuple[pd.DataFrame, int]:
     lines = text.splitlines()  # LF, CRLF and CR alike
     if not any(line.strip() for line in lines):
         raise DataError(f"{symbol}: {path} is empty; re-create it or drop {symbol} from --symbols")
+    blank = next(i for i, line in enumerate(lines) if line.strip())  # leading blank lines
+    lines = lines[blank:]
+    if lines[0].strip().lower().startswith("sep="):
+        raise DataError(f"{symbol}: {path} starts with Excel's {lines[0].strip()!r} line; delete that line "
+                        "(and save the file comma-separated)")
     head = [row for row in csv.reader(lines[:3])]
     first = lambda i: head[i][0].strip().lower() if len(head) > i and head[i] else ""  # noqa: E731
     if head and len(head[0]) == 1:
@@ -84,10 +89,10 @@ def _read_table(path: Path, symbol: str) -> tuple[pd.DataFrame, int]:
         header = ["Date"] + head[0][1:]
         skip = 3 if first(2) == "date" else 2
         body = "\n".join([",".join(header)] + lines[skip:])
-        first_line = skip + 1
+        first_line = blank + skip + 1
     else:
         header = head[0]
-        body, first_line = "\n".join(lines), 2
+        body, first_line = "\n".join(lines), blank + 2
     dup = duplicate_fields(h.strip() for h in header)
     if dup is not None:
         raise DataError(duplicate_message(symbol, str(path), dup))

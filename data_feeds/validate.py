@@ -203,9 +203,12 @@ def normalize(raw: pd.DataFrame, symbol: str, where: str, *, first_line: int | N
     found = ", ".join(map(str, raw.columns)) or "none"
     for need in ("date", "close"):
         if need not in frame.columns:
+            unnamed = need == "date" and any(str(c).startswith("Unnamed: 0") or not str(c).strip()
+                                             for c in raw.columns[:1])
             raise DataError(
                 f"{symbol}: {where} has no '{need}' column (columns found: {found}); "
-                "a price file needs at least a date and a close column"
+                + ("the first column has no name: if it holds the dates, name it date"
+                   if unnamed else "a price file needs at least a date and a close column")
             )
     if len(frame) == 0:
         raise DataError(f"{symbol}: {where} has a header but no data rows; "
