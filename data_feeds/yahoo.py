@@ -349,7 +349,8 @@ class YahooSource(Source):
         if not isinstance(raw, pd.DataFrame):
             raise DataError(f"{symbol}: Yahoo returned {type(raw).__name__}, not a table; try "
                             f"upgrading yfinance (pip install -U yfinance){hint}")
-        if isinstance(raw.columns, pd.MultiIndex):  # yf.download layout: pick this ticker
+        download = isinstance(raw.columns, pd.MultiIndex)
+        if download:  # yf.download layout: pick this ticker (all NaN where its download failed)
             raw = _one_ticker(raw, symbol, hint)
         where = f"the Yahoo download ({first or 'start'} to {end or 'now'})"
         dup = duplicate_fields(raw.columns)
@@ -357,7 +358,7 @@ class YahooSource(Source):
             raise DataError(duplicate_message(symbol, where, dup) + hint)
         close = next((c for c in raw.columns if _canon(c) == "close"), None)
         if close is None or raw.empty or raw[close].isna().all():
-            if isinstance(raw, pd.DataFrame) and not raw.empty and len(raw.columns):
+            if not raw.empty and len(raw.columns) and (close is None or not download):
                 raise DataError(f"{symbol}: Yahoo returned a table without usable closes (columns: "
                                 f"{', '.join(map(str, raw.columns))}){hint}")
             raise UserError(f"unknown symbol {symbol!r} on Yahoo (no daily bars from "
