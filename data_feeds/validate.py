@@ -243,8 +243,9 @@ def normalize(raw: pd.DataFrame, symbol: str, where: str, *, first_line: int | N
             continue
         text = frame[col]
         num = pd.to_numeric(text, errors="coerce")
-        unreadable = (num.isna() & text.notna() & (text.astype(str).str.strip() != "")).to_numpy().nonzero()[0]
-        if len(unreadable):
+        suspect = (num.isna() & text.notna()).to_numpy().nonzero()[0]  # blank cells are missing values
+        unreadable = [p for p in suspect if str(text.iloc[p]).strip()]
+        if unreadable:
             p = unreadable[0]
             raise DataError(f"{symbol}: {where} {loc(p)} ({dates.iloc[p]:%Y-%m-%d}): cannot read {col} "
                             f"value {text.iloc[p]!r} as a number; fix or delete that row")
