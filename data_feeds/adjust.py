@@ -56,7 +56,7 @@ def check_adjustments(mapping, where: str = "--adjustment") -> dict[str, str]:
     for symbol, kind in mapping.items():
         if not isinstance(symbol, str) or not _SYMBOL_RE.fullmatch(symbol) or ".." in symbol:
             raise UserError(f"{where} {symbol}={kind}: {symbol!r} is not a ticker; e.g. SPY=total_return")
-        if kind not in ADJUSTMENTS:
+        if not isinstance(kind, str) or kind not in ADJUSTMENTS:
             raise UserError(f"{where} {symbol}={kind}: unknown adjustment kind {kind!r}{_hint(kind)}; "
                             f"use one of: {_KINDS}")
         key = symbol.upper()
@@ -114,7 +114,7 @@ def read_sidecar(folder: Path) -> Sidecar:
                             "allowed: default = KIND and a [symbols] table of SYMBOL = KIND, "
                             f"kinds: {_KINDS}")
     default = data.get("default")
-    if default is not None and default not in ADJUSTMENTS:
+    if default is not None and (not isinstance(default, str) or default not in ADJUSTMENTS):
         raise DataError(f"{path}: default = {default!r} is not an adjustment kind{_hint(default)}; "
                         f"use one of: {_KINDS}")
     table = data.get("symbols", {})
@@ -126,7 +126,7 @@ def read_sidecar(folder: Path) -> Sidecar:
         if not _SYMBOL_RE.fullmatch(symbol) or ".." in symbol:
             raise DataError(f"{path}: symbols key {symbol!r} is not a ticker; use the file name "
                             "without .csv, e.g. SPY or \"^GSPC\"")
-        if kind not in ADJUSTMENTS:
+        if not isinstance(kind, str) or kind not in ADJUSTMENTS:
             raise DataError(f"{path}: symbols.{symbol} = {kind!r} is not an adjustment kind"
                             f"{_hint(kind)}; use one of: {_KINDS}")
         if symbols.get(symbol.upper(), kind) != kind:
@@ -187,7 +187,7 @@ def adjustment_mix(traded: dict[str, str], benchmark: tuple[str, str] | None = N
     if benchmark is not None:
         series.setdefault(benchmark[0], benchmark[1])
     for s, k in series.items():
-        if k not in ADJUSTMENTS:
+        if not isinstance(k, str) or k not in ADJUSTMENTS:
             raise ValueError(f"{s}: adjustment {k!r} is not one of {sorted(ADJUSTMENTS)}")
     legs: dict[str, list[str]] = {}
     for s, k in traded.items():

@@ -163,7 +163,10 @@ class Bars:
         """The bars from ``start`` to ``end`` inclusive; metadata recomputed."""
         if start is None and end is None:
             return self
-        frame = self.frame.loc[start:end]
+
+        def stamp(value):  # slicing with a datetime.date (a TOML date) is deprecated in pandas
+            return None if value is None else pd.Timestamp(value.strip() if isinstance(value, str) else value)
+        frame = self.frame.loc[stamp(start):stamp(end)]
         if frame.empty:
             raise DataError(
                 f"{self.symbol}: no bars between {start or 'the start'} and {end or 'the end'} "

@@ -637,6 +637,9 @@ def test_sample_kinds_are_price_unless_declared():
     ('[symbols]\nSPY = "split_only"\n', ["symbols.SPY = 'split_only' is not an adjustment kind (did you mean 'price'?)",
                                          "use one of: total_return, price, unknown"]),
     ('[symbols]\nSPY = 1\n', ["symbols.SPY = 1 is not an adjustment kind", "use one of: total_return, price, unknown"]),
+    ('[symbols]\nSPY = ["price"]\n', ["symbols.SPY = ['price'] is not an adjustment kind"]),
+    ('[symbols.SPY]\nkind = "price"\n', ["symbols.SPY = {'kind': 'price'} is not an adjustment kind"]),
+    ('default = ["price"]\n', ["default = ['price'] is not an adjustment kind"]),
     ('default = "dividends"\n', ["default = 'dividends' is not an adjustment kind", "use one of: total_return"]),
     ('symbols = "SPY"\n', ["symbols must be a table"]),
     ('[symbols]\n"../x" = "price"\n', ["symbols key '../x' is not a ticker"]),
@@ -678,6 +681,10 @@ def test_parse_adjustments_refuses_malformed_items(items, match):
 def test_every_source_checks_the_adjustments_option(tmp_path, source):
     with pytest.raises(UserError, match=r"--adjustment SPY=tr: unknown adjustment kind 'tr'"):
         get_source(source, data_dir=tmp_path, cache_dir=tmp_path, adjustments={"SPY": "tr"})
+    with pytest.raises(UserError, match=r"--adjustment SPY=\['price'\]: unknown adjustment kind"):
+        get_source(source, data_dir=tmp_path, cache_dir=tmp_path, adjustments={"SPY": ["price"]})
+    with pytest.raises(UserError, match=r"--adjustment: give symbol=kind pairs"):
+        get_source(source, data_dir=tmp_path, cache_dir=tmp_path, adjustments=["SPY=price"])
     assert get_source(source, data_dir=tmp_path, cache_dir=tmp_path,
                       adjustments={"spy": "price"}).adjustments == {"SPY": "price"}
 
@@ -914,3 +921,18 @@ def test_normalize_refuses_duplicate_fields_of_a_frame():
     raw = pd.DataFrame({"date": ["2024-01-02"], "Close": [1.0], "close": [2.0]})
     with pytest.raises(DataError, match=r"X: the frame has 2 close columns \(Close, close\)"):
         normalize(raw, "X", "the frame")
+
+
+@pytest.mark.parametrize("value", ["2024-03-08", " 2024-03-08", pd.Timestamp("2024-03-08")])
+def test_start_accepts_iso_strings_and_date_objects(tmp_path, value):
+    write(tmp_path, "S", LOWER_TEXT)
+    assert load_csv(tmp_path, "S", value).meta.first_date == "2024-03-08"
+    from datetime import date
+    assert load_csv(tmp_path, "S", None, date(2024, 3, 8)).meta.last_date == "2024-03-08"  # a TOML date
+
+
+@pytest.mark.parametrize("value", ["2020-13-45", "2024-3-8", "03/08/2024", "today", "20240308", pd.NaT])
+def test_start_refuses_anything_but_a_real_iso_date(tmp_path, value):
+    write(tmp_path, "S", LOWER_TEXT)
+    with pytest.raises(UserError, match=r"^--start .* is not a date; use YYYY-MM-DD, e\.g\. 2005-01-31$"):
+        load_csv(tmp_path, "S", value)
