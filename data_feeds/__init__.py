@@ -5,11 +5,14 @@
 """
 
 from . import csv_folder, sample, yahoo  # noqa: F401  (registers the sources)
+from .adjust import adjustment_mix, parse_adjustments, read_sidecar
 from .align import AlignPolicy, Panel, align
-from .base import ADJUSTMENTS, COLUMNS, SOURCES, Bars, BarsMeta, Source, get_source, register_source
+from .base import (ADJUSTMENTS, CLOSE_ONLY_SHARE, COLUMNS, SOURCES, Bars, BarsMeta, Source, check_date,
+                   close_only_share, get_source, register_source)
 from .validate import DataWarning, normalize
 
 __all__ = [
-    "ADJUSTMENTS", "COLUMNS", "SOURCES", "AlignPolicy", "Bars", "BarsMeta", "DataWarning", "Panel",
-    "Source", "align", "get_source", "normalize", "register_source",
+    "ADJUSTMENTS", "CLOSE_ONLY_SHARE", "COLUMNS", "SOURCES", "AlignPolicy", "Bars", "BarsMeta", "DataWarning",
+    "Panel", "Source", "adjustment_mix", "align", "check_date", "close_only_share", "get_source", "normalize",
+    "parse_adjustments", "read_sidecar", "register_source",
 ]

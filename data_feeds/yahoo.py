@@ -57,11 +57,16 @@ import pandas as pd
 from rotationlab.atomic import atomic_write_bytes, atomic_write_text
 from rotationlab.errors import DataError, UserError
 
-from .base import Bars, Source, check_symbol, register_source, safe_child
-from .validate import DataWarning, normalize
+from .adjust import resolve
+from .base import CLOSE_ONLY_SHARE, Bars, Source, check_symbol, close_only_share, register_source, safe_child
+from .validate import DataWarning, _canon, duplicate_fields, duplicate_message, normalize
 
-#: Adjustment modes and the ``auto_adjust`` value passed to yfinance for each.
+#: Download modes and the ``auto_adjust`` value passed to yfinance for each.
 AUTO_ADJUST = {"total_return": True, "split_only": False}
+#: The adjustment kind of each mode's bars (a symbol starting with ^ is an index level: price).
+MODE_KIND = {"total_return": ("total_return", "yfinance auto_adjust=True: split and dividend adjusted"),
+             "split_only": ("price", "yfinance auto_adjust=False: Close split adjusted only, "
+                                     "dividends not included")}
 DEFAULT_ADJUSTMENT = "total_return"
 #: An update re-downloads from this many calendar days before the cached last date.
 OVERLAP_DAYS = 7
@@ -162,6 +167,40 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:160] + '...' if len(text) > 160 else text}"
 
 
+_FIELDS = {"open", "high", "low", "close", "adj close", "volume"}
+
+
+def _one_ticker(raw: pd.DataFrame, symbol: str, hint: str) -> pd.DataFrame:
+    """The columns of ``symbol`` from a ``yf.download``-shaped frame (columns MultiIndex
+    ``(Price, Ticker)``, or ``(Ticker, Price)`` with ``group_by="ticker"``). The ticker level is
+    found by name, or by content when the levels have no names; DataError if ``symbol`` is absent."""
+    cols = raw.columns
+    if cols.nlevels != 2:
+        raise DataError(f"{symbol}: Yahoo returned a table with {cols.nlevels} column levels "
+                        f"({', '.join(map(str, cols.names))}), not (Price, Ticker); try upgrading "
+                        f"yfinance (pip install -U yfinance){hint}")
+    names = list(cols.names)
+    fields = [any(_canon(v) in _FIELDS for v in cols.get_level_values(i)) for i in (0, 1)]
+    if "Ticker" in names:
+        level = names.index("Ticker")
+    elif "Price" in names:
+        level = 1 - names.index("Price")
+    elif fields in ([True, False], [False, True]):
+        level = fields.index(False)
+    else:
+        raise DataError(f"{symbol}: Yahoo returned a table whose column levels cannot be told apart "
+                        f"(no level named Ticker or Price; columns {', '.join(map(str, cols[:6]))}); "
+                        f"try upgrading yfinance (pip install -U yfinance){hint}")
+    tickers = list(dict.fromkeys(str(t) for t in cols.get_level_values(level)))
+    match = [t for t in tickers if t.upper() == symbol.upper()]
+    if not match:
+        raise DataError(f"{symbol}: Yahoo returned bars of {', '.join(tickers) or 'no ticker'}, not of "
+                        f"the requested {symbol}; try upgrading yfinance (pip install -U yfinance){hint}")
+    out = raw.xs(match[0], axis=1, level=level)
+    out.columns.name = None
+    return out
+
+
 def _as_date(value) -> date | None:
     if value is None:
         return None
@@ -175,9 +214,12 @@ def _as_date(value) -> date | None:
 class YahooSource(Source):
     """Yahoo daily bars, cached per (symbol, adjustment); see the module docstring.
 
-    ``adjustment``: ``total_return`` (yfinance ``auto_adjust=True``: OHLC scaled for splits and
-    dividends) or ``split_only`` (``auto_adjust=False``: Yahoo's split-adjusted Close, Adj Close
-    ignored). ``max_attempts``, ``retry_budget`` (seconds), ``sleep``, ``clock`` and ``now`` (a
+    ``adjustment`` (the download mode): ``total_return`` (yfinance ``auto_adjust=True``: OHLC
+    scaled for splits and dividends; kind total_return) or ``split_only`` (``auto_adjust=False``:
+    Yahoo's split-adjusted Close, Adj Close ignored; kind price). Symbols starting with ^ are index
+    levels, kind price. The ``adjustments`` option overrides the kind; ``date_format`` does not
+    apply. A downloaded bar whose open or close lies outside its high/low is repaired (high/low
+    widened, with a warning): the user cannot edit Yahoo's data. ``max_attempts``, ``retry_budget`` (seconds), ``sleep``, ``clock`` and ``now`` (a
     UTC datetime) are injectable for tests.
     """
 
@@ -195,6 +237,8 @@ class YahooSource(Source):
         self.max_attempts, self.retry_budget = max(1, int(max_attempts)), float(retry_budget)
         self._sleep, self._clock = sleep, clock
         self._now = now or (lambda: datetime.now(timezone.utc))
+        if options.get("today") is None:  # the injected clock bounds the dates too
+            self._today = lambda: self._now().date()
 
     # -- cache files --
 
@@ -302,14 +346,19 @@ class YahooSource(Source):
         raise AssertionError("unreachable")
 
     def _validate(self, raw, symbol, first, end, hint) -> pd.DataFrame:
-        if isinstance(raw, pd.DataFrame) and isinstance(raw.columns, pd.MultiIndex) \
-                and "Ticker" in raw.columns.names:  # yf.download layout: pick this ticker
-            tickers = raw.columns.get_level_values("Ticker")
-            raw = raw.xs(symbol.upper() if symbol.upper() in tickers else tickers[0],
-                         axis=1, level="Ticker")
-        if not isinstance(raw, pd.DataFrame) or "Close" not in raw.columns \
-                or raw.empty or raw["Close"].isna().all():
-            if isinstance(raw, pd.DataFrame) and not raw.empty and len(raw.columns):
+        if not isinstance(raw, pd.DataFrame):
+            raise DataError(f"{symbol}: Yahoo returned {type(raw).__name__}, not a table; try "
+                            f"upgrading yfinance (pip install -U yfinance){hint}")
+        download = isinstance(raw.columns, pd.MultiIndex)
+        if download:  # yf.download layout: pick this ticker (all NaN where its download failed)
+            raw = _one_ticker(raw, symbol, hint)
+        where = f"the Yahoo download ({first or 'start'} to {end or 'now'})"
+        dup = duplicate_fields(raw.columns)
+        if dup is not None:
+            raise DataError(duplicate_message(symbol, where, dup) + hint)
+        close = next((c for c in raw.columns if _canon(c) == "close"), None)
+        if close is None or raw.empty or raw[close].isna().all():
+            if not raw.empty and len(raw.columns) and (close is None or not download):
                 raise DataError(f"{symbol}: Yahoo returned a table without usable closes (columns: "
                                 f"{', '.join(map(str, raw.columns))}){hint}")
             raise UserError(f"unknown symbol {symbol!r} on Yahoo (no daily bars from "
@@ -318,7 +367,7 @@ class YahooSource(Source):
         if self.adjustment == "split_only":
             raw = raw.drop(columns=["Adj Close"], errors="ignore")
         try:
-            frame, _ = normalize(raw, symbol, f"the Yahoo download ({first or 'start'} to {end or 'now'})")
+            frame, _ = normalize(raw, symbol, where, repair_ohlc=True, today=self._today())
         except DataError as exc:
             raise DataError(f"{exc}{hint}") from None
         return frame
@@ -364,9 +413,16 @@ class YahooSource(Source):
                 notes += [note] if note else []
         notes[:0] = [f"yfinance {meta['yfinance_version']} auto_adjust={meta['auto_adjust']}, "
                      f"fetched {meta['fetched_at']}"]
-        adjustment = "price_index" if symbol.startswith("^") else self.adjustment
+        inferred, why = MODE_KIND[self.adjustment]
+        if symbol.startswith("^"):
+            inferred, why = "price", f"an index level (the symbol starts with ^); {why}"
+        adjustment, note = resolve(symbol, inferred, why, self.adjustments)
+        notes.append(note)
+        share = close_only_share(frame)
+        if share >= CLOSE_ONLY_SHARE:
+            notes.append(f"open equals close on {share:.1%} of bars: close-only")
         return Bars.build(frame, source=self.name, symbol=symbol, adjustment=adjustment,
-                          close_only=False, origin=str(data_path), notes=tuple(notes))
+                          close_only=share >= CLOSE_ONLY_SHARE, origin=str(data_path), notes=tuple(notes))
 
     def _update(self, symbol, old, meta, want, data_path, meta_path):
         """Download from shortly before the cached end; splice, or refetch all if history moved."""

@@ -59,26 +59,44 @@ def _strategy_args(p, many: bool = False):
     g.add_argument("--benchmark", help="benchmark symbol (default: ^GSPC; 'none' for none)")
 
 
+def _date_arg(flag):
+    """A --start/--end value, refused at parsing (for every command) unless it is a date."""
+    def parse(text):
+        from data_feeds import check_date
+        try:
+            check_date(text, flag)
+        except UserError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2005-01-31") from None
+        return text
+    return parse
+
+
 def _data_args(p):
     from data_feeds import SOURCES
     g = p.add_argument_group("data")
     g.add_argument("--source", choices=sorted(SOURCES),
                    help="where bars come from (default: sample, the embedded offline history)")
-    g.add_argument("--data-dir", help="folder of SYMBOL.csv files (for --source csv)")
+    g.add_argument("--data-dir", help="folder of SYMBOL.csv files (for --source csv); an adjustments.toml "
+                                      "there declares each file's adjustment")
     g.add_argument("--cache-dir", help="download cache folder for --source yahoo "
                                        "(default: the user cache dir, e.g. ~/.cache/rotationlab/yahoo)")
     g.add_argument("--offline", action="store_const", const=True, help="yahoo: use the cache only, never download")
-    g.add_argument("--start", help="first trading date, YYYY-MM-DD (the rule's state is built from all history)")
-    g.add_argument("--end", help="last date, YYYY-MM-DD")
+    g.add_argument("--start", type=_date_arg("--start"),
+                   help="first trading date, YYYY-MM-DD (the rule's state is built from all history)")
+    g.add_argument("--end", type=_date_arg("--end"), help="last date, YYYY-MM-DD")
     g.add_argument("--align", choices=["union", "intersection"],
                    help="calendar policy for several symbols (default: union)")
     g.add_argument("--max-ffill-days", type=int,
                    help="union policy: longest gap inside a symbol's history filled with its last close (default: 5)")
     g.add_argument("--adjustment", action="append", metavar="SYM=KIND",
-                   help="declare a series' adjustment: total_return, price or unknown (repeatable; SYM=KIND,SYM=KIND)")
+                   help="declare a series' adjustment, repeatable or SYM=KIND,SYM2=KIND; KIND is total_return "
+                        "(split and dividend adjusted), price (an index or prices without dividends) or unknown; "
+                        "wins over adjustments.toml and the defaults")
     g.add_argument("--strict-adjustment", action="store_const", const=True,
                    help="refuse to mix total-return and price series (default: one warning line)")
-    g.add_argument("--date-format", metavar="FMT", help="dates of CSV files that are not ISO, e.g. %%d/%%m/%%Y")
+    g.add_argument("--date-format", metavar="FMT",
+                   help="strftime format of the files' dates, e.g. %%d/%%m/%%Y; needed when day and month "
+                        "cannot be told apart (default: ISO, or the order the file shows)")
 
 
 def _exec_args(p):
@@ -294,7 +312,7 @@ def keywords(args) -> dict:
         if value is None or dest in _CLI_ONLY:
             continue
         name = _RENAME.get(dest, dest)
-        if name in KEYWORDS:
+        if name in KEYWORDS or name == "adjustment":
             kw[name] = value
     specs = getattr(args, "strategy_specs", None) or []
     pre = getattr(args, "pre_params", None) or []
@@ -329,7 +347,8 @@ def _fix(kw: dict) -> dict:
             grid[name] = spec
         kw["grid"] = grid
     if "adjustment" in kw:
-        kw["adjustments"] = _pairs(kw.pop("adjustment"), "--adjustment", "SYM=KIND (total_return, price or unknown)")
+        from data_feeds import parse_adjustments
+        kw["adjustments"] = parse_adjustments(kw.pop("adjustment"))
     if "strategy" in kw and "strategies" not in kw and ":" in kw["strategy"] and ".py:" not in kw["strategy"]:
         from rotationlab.compare import parse_spec
         name, params = parse_spec(kw["strategy"])
@@ -407,14 +426,17 @@ def cmd_data(args) -> int:
     source = get_source(cfg.source, **cfg.source_options())
     symbols = [x.strip() for x in args.symbols.split(",") if x.strip()]
     bars = source.load_many(symbols, cfg.start, cfg.end)
-    print(f"{'symbol':<8} {'first':<10} {'last':<10} {'rows':>6}  {'kind':<10} {'adjustment':<13} source")
-    from rotationlab.layout import CLOSE_ONLY_SHARE, close_only_share
+    width = max(8, *(len(x) for x in bars))
+    print(f"{'symbol':<{width}} {'first':<10} {'last':<10} {'rows':>6}  {'kind':<10} {'open=close':>10}  "
+          f"{'adjustment':<12} source")
     for sym, b in bars.items():
         m = b.meta
-        share = close_only_share(b.frame["open"].to_numpy(), b.frame["close"].to_numpy())
-        kind = "close-only" if m.close_only or share >= CLOSE_ONLY_SHARE else "OHLC"
-        print(f"{sym:<8} {m.first_date:<10} {m.last_date:<10} {m.rows:>6}  {kind:<10} {m.adjustment:<13} "
-              f"{m.source}: {m.origin}")
+        kind = "close-only" if m.close_only else "OHLC"
+        print(f"{sym:<{width}} {m.first_date:<10} {m.last_date:<10} {m.rows:>6}  {kind:<10} "
+              f"{m.close_only_share:>10.1%}  {m.adjustment:<12} {m.source}: {m.origin}")
+    for sym, b in bars.items():
+        if b.meta.notes:
+            print(f"  {sym}: " + "; ".join(b.meta.notes))
     if args.out:
         panel = align(bars, cfg.align)
         closes = panel.closes().rename_axis("date")

@@ -68,7 +68,9 @@ def test_ohlcv_layouts_give_identical_bars(symbol):
     assert (m.symbol, m.source, m.close_only, m.adjustment) == (symbol, "csv", False, "unknown")
     assert (m.first_date, m.last_date, m.rows) == ("2024-03-07", "2024-03-12", 4)
     assert m.origin == str((LAYOUTS / f"{symbol}.csv").resolve())
-    assert m.notes == ()
+    assert m.close_only_share == 0.0
+    assert m.notes == (f"adjustment unknown: declare it in {LAYOUTS / 'adjustments.toml'} or with "
+                       f"--adjustment {symbol}=KIND",)
 
 
 def test_layouts_have_the_same_content_hash():
@@ -182,7 +184,9 @@ def test_normalize_max_nan_run_is_a_parameter():
         normalize(raw, "X", "the test frame", max_nan_run=1)
     with pytest.warns(DataWarning, match="dropped 2 rows"):
         frame, info = normalize(raw, "X", "the test frame", max_nan_run=2)
-    assert len(frame) == 4 and info == {"close_only": True, "adjusted_from_adj_close": False}
+    assert len(frame) == 4 and info == {"close_only": True, "close_only_share": 1.0,
+                                        "adjusted_from_adj_close": False,
+                                        "notes": ["no open column: close-only, open/high/low set to the close"]}
 
 
 def test_missing_open_is_filled_with_the_close_not_dropped(tmp_path):
@@ -443,7 +447,8 @@ def test_sample_ohlcv_indexes_1999_2018(no_network, symbol, module):
     bars = get_source("sample").load(symbol)
     m, f = bars.meta, bars.frame
     assert m.first_date == "1999-01-04" and m.last_date == "2018-12-31" and m.rows == len(f) > 5000
-    assert (m.source, m.close_only, m.adjustment) == ("sample", False, "price_index")
+    assert (m.source, m.close_only, m.adjustment) == ("sample", False, "price")
+    assert m.close_only_share < 0.001  # two bars of 5031 with open == close
     assert m.origin.startswith(module)
     assert (f["high"] >= f["low"]).all() and (f["volume"] > 0).mean() > 0.99  # ^IXIC has two 0s
     assert (f["open"] != f["close"]).mean() > 0.9  # real OHLC, not a close copied around
@@ -457,7 +462,7 @@ def test_sample_dow_is_close_only_1885_2023(no_network):
     bars = get_source("sample").load("^DJI")
     m, f = bars.meta, bars.frame
     assert m.first_date.startswith("1885-") and m.last_date.startswith("2023-")
-    assert m.close_only is True and m.adjustment == "price_index"
+    assert m.close_only is True and m.adjustment == "price" and m.close_only_share == 1.0
     assert any("close-only" in n for n in m.notes)
     for col in ("open", "high", "low"):
         assert (f[col] == f["close"]).all()
@@ -538,9 +543,396 @@ def test_shared_file_closes_equal_an_independent_parse(name):
     m, doc = bars.meta, provenance_table()[name]
     assert (m.rows, m.first_date, m.last_date) == (doc["rows"], doc["first"], doc["last"])
     assert m.close_only is (symbol == "XLB")
-    assert (m.adjustment == "price_index") is symbol.startswith("^")
-    assert m.adjustment in ("price_index", "unknown")  # no file has an Adj Close column
+    assert (m.adjustment == "price") is symbol.startswith("^")
+    assert m.adjustment in ("price", "unknown")  # no file has an Adj Close column, none is declared
     assert m.origin == str(path.resolve())
     f = bars.frame
     assert not f.isna().any().any() and (f[["open", "high", "low", "close"]] > 0).all().all()
     assert (f["high"] >= f["low"]).all()
+
+
+# --- adjustment kinds: defaults, adjustments.toml, the adjustments option -------------------------
+
+from data_feeds import ADJUSTMENTS, CLOSE_ONLY_SHARE, adjustment_mix, close_only_share, parse_adjustments  # noqa: E402
+from data_feeds.validate import MAX_PRICE, MIN_DATE  # noqa: E402
+
+
+def test_three_adjustment_kinds_each_described():
+    assert list(ADJUSTMENTS) == ["total_return", "price", "unknown"]
+    assert all(isinstance(v, str) and v for v in ADJUSTMENTS.values())
+
+
+@pytest.mark.parametrize("legacy", ["price_index", "split_only"])
+def test_bars_build_records_former_kind_names_as_price(legacy):
+    assert Bars.build(EXPECTED, source="t", symbol="S", adjustment=legacy, close_only=False).meta.adjustment == "price"
+    with pytest.raises(ValueError, match="adjustment must be one of"):
+        Bars.build(EXPECTED, source="t", symbol="S", adjustment="dividends", close_only=False)
+
+
+def test_csv_defaults_adj_close_total_return_caret_price_else_unknown(tmp_path):
+    adj = (LAYOUTS / "ADJ.csv").read_text()
+    write(tmp_path, "A", adj)
+    write(tmp_path, "^IDX", adj)  # an index's Adj Close is its close: still a price level
+    write(tmp_path, "^IDX2", LOWER_TEXT)
+    write(tmp_path, "P", LOWER_TEXT)
+    kinds = {s: load_csv(tmp_path, s).meta for s in ("A", "^IDX", "^IDX2", "P")}
+    assert {s: m.adjustment for s, m in kinds.items()} == {
+        "A": "total_return", "^IDX": "price", "^IDX2": "price", "P": "unknown"}
+    assert kinds["A"].notes[-1] == "adjustment total_return: the file's Adj Close is split and dividend adjusted"
+    assert kinds["^IDX2"].notes == ("adjustment price: an index level (the symbol starts with ^)",)
+    assert kinds["P"].notes == (f"adjustment unknown: declare it in {tmp_path / 'adjustments.toml'} or with "
+                                "--adjustment P=KIND",)
+
+
+def _folder(tmp_path, sidecar: str | None, *symbols):
+    for s in symbols:
+        write(tmp_path, s, LOWER_TEXT if not s.startswith("ADJ") else (LAYOUTS / "ADJ.csv").read_text())
+    if sidecar is not None:
+        (tmp_path / "adjustments.toml").write_text(sidecar, encoding="utf-8")
+    return tmp_path
+
+
+SIDECAR = '''# adjustment of the series in this folder: total_return | price | unknown
+default = "total_return"
+[symbols]
+KRE = "price"
+"^GSPC" = "total_return"
+ADJP = "price"
+'''
+
+
+def test_sidecar_declares_kinds_with_the_default_for_the_rest(tmp_path):
+    folder = _folder(tmp_path, SIDECAR, "KRE", "^GSPC", "SPY", "ADJP", "ADJT", "^RUT")
+    src = get_source("csv", data_dir=folder)
+    side = folder / "adjustments.toml"
+    got = {s: src.load(s).meta for s in ("KRE", "^GSPC", "SPY", "ADJP", "ADJT", "^RUT")}
+    assert {s: m.adjustment for s, m in got.items()} == {
+        "KRE": "price", "^GSPC": "total_return",   # declared: wins over the ^ rule
+        "SPY": "total_return",                     # unknown from the data: the default
+        "ADJP": "price",                           # declared: wins over the Adj Close rule
+        "ADJT": "total_return", "^RUT": "price"}   # known from the data: the default does not apply
+    assert got["KRE"].notes[-1] == f"adjustment price declared by {side}"
+    assert got["SPY"].notes[-1] == f"adjustment total_return: the default of {side}"
+    assert got["^RUT"].notes[-1] == "adjustment price: an index level (the symbol starts with ^)"
+
+
+def test_adjustments_option_wins_over_sidecar_and_defaults(tmp_path):
+    folder = _folder(tmp_path, SIDECAR, "KRE", "SPY", "ADJT", "^RUT")
+    src = get_source("csv", data_dir=folder, adjustments={"kre": "unknown", "SPY": "price", "^RUT": "total_return",
+                                                          "ADJT": "price"})
+    for s, kind in {"KRE": "unknown", "SPY": "price", "^RUT": "total_return", "ADJT": "price"}.items():
+        m = src.load(s).meta
+        assert m.adjustment == kind and m.notes[-1] == f"adjustment {kind} declared with --adjustment", s
+
+
+def test_sample_kinds_are_price_unless_declared():
+    assert {s: get_source("sample").load(s).meta.adjustment for s in ("^DJI", "^IXIC", "^GSPC")} == \
+        dict.fromkeys(("^DJI", "^IXIC", "^GSPC"), "price")
+    assert get_source("sample", adjustments={"^GSPC": "total_return"}).load("^GSPC").meta.adjustment == "total_return"
+
+
+@pytest.mark.parametrize("text, fragments", [
+    ('defualt = "price"\n', ["unknown key 'defualt' (did you mean 'default'?)", "allowed: default = KIND",
+                             "kinds: total_return, price, unknown"]),
+    ('[symbols]\nSPY = "split_only"\n', ["symbols.SPY = 'split_only' is not an adjustment kind (did you mean 'price'?)",
+                                         "use one of: total_return, price, unknown"]),
+    ('[symbols]\nSPY = 1\n', ["symbols.SPY = 1 is not an adjustment kind", "use one of: total_return, price, unknown"]),
+    ('[symbols]\nSPY = ["price"]\n', ["symbols.SPY = ['price'] is not an adjustment kind"]),
+    ('[symbols.SPY]\nkind = "price"\n', ["symbols.SPY = {'kind': 'price'} is not an adjustment kind"]),
+    ('default = ["price"]\n', ["default = ['price'] is not an adjustment kind"]),
+    ('default = "dividends"\n', ["default = 'dividends' is not an adjustment kind", "use one of: total_return"]),
+    ('symbols = "SPY"\n', ["symbols must be a table"]),
+    ('[symbols]\n"../x" = "price"\n', ["symbols key '../x' is not a ticker"]),
+    ('[symbols]\nSPY = total_return\n', ["not valid TOML (", "line 2", "\"^GSPC\" = \"price\""]),
+    ('[symbols]\nSPY = "price"\nspy = "total_return"\n', ["SPY is declared twice with different kinds"]),
+])
+def test_bad_sidecar_is_one_line_naming_file_key_and_allowed_values(tmp_path, text, fragments):
+    folder = _folder(tmp_path, text, "SPY")
+    with pytest.raises(DataError) as err:
+        load_csv(folder, "SPY")
+    msg = str(err.value)
+    assert msg.startswith(f"{folder / 'adjustments.toml'}: ") and "\n" not in msg
+    for fragment in fragments:
+        assert fragment in msg, (fragment, msg)
+
+
+def test_parse_adjustments_repeated_and_comma_separated():
+    assert parse_adjustments(["SPY=total_return", "KRE=price, ^GSPC=price", ""]) == {
+        "SPY": "total_return", "KRE": "price", "^GSPC": "price"}
+    assert parse_adjustments([]) == {} and parse_adjustments(None) == {}
+
+
+@pytest.mark.parametrize("items, match", [
+    (["SPY"], r"--adjustment 'SPY': use SYM=KIND, e\.g\. --adjustment SPY=total_return \(kinds: total_return, "
+              r"price, unknown\)"),
+    (["SPY="], r"--adjustment 'SPY=': use SYM=KIND"),
+    (["=price"], r"--adjustment '=price': use SYM=KIND"),
+    (["SPY=tr"], r"--adjustment SPY=tr: unknown adjustment kind 'tr' \(did you mean 'total_return'\?\); use one of"),
+    (["SPY=price_index"], r"unknown adjustment kind 'price_index' \(did you mean 'price'\?\)"),
+    (["../x=price"], r"'\.\./x' is not a ticker"),
+    (["SPY=price", "spy=total_return"], r"SPY is declared both price and total_return; keep one"),
+])
+def test_parse_adjustments_refuses_malformed_items(items, match):
+    with pytest.raises(UserError, match=match):
+        parse_adjustments(items)
+
+
+@pytest.mark.parametrize("source", ["csv", "sample", "yahoo"])
+def test_every_source_checks_the_adjustments_option(tmp_path, source):
+    with pytest.raises(UserError, match=r"--adjustment SPY=tr: unknown adjustment kind 'tr'"):
+        get_source(source, data_dir=tmp_path, cache_dir=tmp_path, adjustments={"SPY": "tr"})
+    with pytest.raises(UserError, match=r"--adjustment SPY=\['price'\]: unknown adjustment kind"):
+        get_source(source, data_dir=tmp_path, cache_dir=tmp_path, adjustments={"SPY": ["price"]})
+    with pytest.raises(UserError, match=r"--adjustment: give symbol=kind pairs"):
+        get_source(source, data_dir=tmp_path, cache_dir=tmp_path, adjustments=["SPY=price"])
+    assert get_source(source, data_dir=tmp_path, cache_dir=tmp_path,
+                      adjustments={"spy": "price"}).adjustments == {"SPY": "price"}
+
+
+# --- adjustment_mix: one warning line for a run whose series do not match --------------------------
+
+def test_adjustment_mix_consistent_is_none():
+    assert adjustment_mix({"DIA": "total_return", "QQQ": "total_return"}, ("SPY", "total_return")) is None
+    assert adjustment_mix({"^DJI": "price", "^IXIC": "price"}, ("^GSPC", "price")) is None
+    assert adjustment_mix({"DIA": "total_return"}) is None
+    assert adjustment_mix({"A": "unknown", "B": "unknown"}, ("C", "unknown")) is None  # nothing known to differ
+
+
+def test_adjustment_mix_benchmark_differs():
+    assert adjustment_mix({"DIA": "total_return", "QQQ": "total_return"}, ("^GSPC", "price")) == (
+        "DIA, QQQ are total return (dividends included) but the benchmark ^GSPC is a price index (no dividends): "
+        "the comparison is biased by the dividend yield, about 1.5-2 %/yr for US stocks; declare or choose "
+        "matching series")
+    assert adjustment_mix({"^DJI": "price"}, ("SPY", "total_return")) == (
+        "^DJI is a price index (no dividends) but the benchmark SPY is total return (dividends included): "
+        "the comparison is biased by the dividend yield, about 1.5-2 %/yr for US stocks; declare or choose "
+        "matching series")
+
+
+def test_adjustment_mix_legs_differ():
+    msg = adjustment_mix({"DIA": "total_return", "KRE": "price", "IWM": "total_return"}, ("SPY", "total_return"))
+    assert msg == ("DIA, IWM are total return (dividends included) but KRE is price only (no dividends): the legs' "
+                   "returns differ by the dividend yield, about 1.5-2 %/yr for US stocks; declare or choose "
+                   "matching series")
+
+
+def test_adjustment_mix_unknown_beside_known(tmp_path):
+    assert adjustment_mix({"DIA": "total_return", "XLB": "unknown"}, ("^GSPC", "price"), data_dir=tmp_path) == (
+        "DIA is total return (dividends included) but the benchmark ^GSPC is a price index (no dividends): the "
+        "comparison is biased by the dividend yield, about 1.5-2 %/yr for US stocks; declare or choose matching "
+        f"series; XLB: adjustment unknown (beside DIA total return, ^GSPC price): declare it in "
+        f"{tmp_path / 'adjustments.toml'} or with --adjustment SYM=KIND")
+    assert adjustment_mix({"A": "unknown", "B": "unknown"}, ("SPY", "total_return")) == (
+        "A, B: adjustment unknown (beside SPY total return): declare it in the data folder's adjustments.toml "
+        "or with --adjustment SYM=KIND")
+    # the benchmark's own kind unknown, the legs known
+    assert adjustment_mix({"DIA": "price"}, ("X", "unknown")).startswith("X: adjustment unknown (beside DIA price)")
+
+
+def test_adjustment_mix_refuses_a_kind_that_is_not_one():
+    with pytest.raises(ValueError, match="price_index"):
+        adjustment_mix({"DIA": "price_index"})
+
+
+# --- close-only from the data ---------------------------------------------------------------------------
+
+def _bars_text(n: int, n_equal: int) -> str:
+    days = pd.bdate_range("2020-01-01", periods=n)
+    rows = []
+    for i, d in enumerate(days):
+        c = 100.0 + i
+        o = c if i < n_equal else c - 0.5
+        rows.append(f"{d:%Y-%m-%d},{o},{c + 1},{o - 1},{c},1000")
+    return "date,open,high,low,close,volume\n" + "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("n_equal, close_only", [(1000, True), (990, True), (989, False), (500, False), (0, False)])
+def test_close_only_when_open_equals_close_on_at_least_99_percent(tmp_path, n_equal, close_only):
+    write(tmp_path, "C", _bars_text(1000, n_equal))
+    m = load_csv(tmp_path, "C").meta
+    assert CLOSE_ONLY_SHARE == 0.99
+    assert m.close_only is close_only and m.close_only_share == pytest.approx(n_equal / 1000, abs=1e-12)
+    assert any("close-only" in n for n in m.notes) is close_only
+
+
+def test_close_only_share_counts_equal_to_a_relative_1e_9():
+    f = EXPECTED.copy()
+    f["open"] = f["close"] * np.array([1.0, 1 + 1e-12, 1 + 1e-6, 1.1])
+    assert close_only_share(f) == 0.5
+    assert np.isnan(close_only_share(f.iloc[:0]))
+
+
+def test_between_recomputes_the_share_but_keeps_the_series_judgement(tmp_path):
+    write(tmp_path, "C", _bars_text(1000, 500))  # open == close on the first half only
+    bars = load_csv(tmp_path, "C")
+    first_half = bars.between(None, f"{bars.frame.index[499]:%Y-%m-%d}")
+    assert first_half.meta.close_only_share == 1.0 and first_half.meta.close_only is False
+    assert bars.between(f"{bars.frame.index[500]:%Y-%m-%d}").meta.close_only_share == 0.0
+
+
+@needs_shared
+def test_shared_gspc_is_close_only_before_1962_only_xlb_is_close_only():
+    src = get_source("csv", data_dir=SHARED_MARKET)
+    gspc = src.load("^GSPC")
+    assert gspc.meta.close_only is False and 0.3 < gspc.meta.close_only_share < 0.4
+    assert close_only_share(gspc.frame.loc[:"1961-12-31"]) == 1.0
+    assert close_only_share(gspc.frame.loc["1963-01-01":]) < 0.01
+    xlb = src.load("XLB")
+    assert xlb.meta.close_only is True and xlb.meta.close_only_share == 1.0
+    for s in ("SPY", "QQQ", "DIA", "IWM", "XLF", "^IXIC", "^DJI", "^RUT", "KRE"):
+        assert src.load(s).meta.close_only is False, s
+
+
+# --- dates: day/month order, bounds -------------------------------------------------------------------
+
+def _dates_file(*dates) -> str:
+    return "date,close\n" + "".join(f"{d},{10 + i}\n" for i, d in enumerate(dates))
+
+
+@pytest.mark.parametrize("dates, want, order", [
+    (("03/01/2024", "31/01/2024"), ["2024-01-03", "2024-01-31"], "day first (%d/%m/%Y): line 3 has '31/01/2024'"),
+    (("01/03/2024", "01/31/2024"), ["2024-01-03", "2024-01-31"], "month first (%m/%d/%Y): line 3 has '01/31/2024'"),
+    (("3.1.24", "31.1.24"), ["2024-01-03", "2024-01-31"], "day first (%d.%m.%y): line 3 has '31.1.24'"),
+    (("13-01-1999 16:00", "14-01-1999 16:00"), ["1999-01-13", "1999-01-14"], "day first (%d-%m-%Y): line 2 has"),
+])
+def test_non_iso_dates_read_in_the_order_the_file_shows_with_a_note(tmp_path, dates, want, order):
+    write(tmp_path, "D", _dates_file(*dates))
+    bars = load_csv(tmp_path, "D")
+    assert list(bars.frame.index.strftime("%Y-%m-%d")) == want
+    assert any(n.startswith(f"dates read {order}") for n in bars.meta.notes), bars.meta.notes
+
+
+@pytest.mark.parametrize("dates, match", [
+    (("03/01/2024", "04/01/2024", "12/12/2024"),
+     r"dates like '03/01/2024' \(line 2\) that read as day/month or as month/day \(no number above 12 shows which\); "
+     r"pass --date-format %d/%m/%Y or --date-format %m/%d/%Y"),
+    (("03.01.24",), r"pass --date-format %d\.%m\.%y or --date-format %m\.%d\.%y"),
+    (("13/01/2024", "01/31/2024"),
+     r"mixes day-first and month-first dates \(line 2: '13/01/2024', line 3: '01/31/2024'\); no single order"),
+])
+def test_ambiguous_or_mixed_day_month_dates_are_refused(tmp_path, dates, match):
+    write(tmp_path, "D", _dates_file(*dates))
+    with pytest.raises(DataError, match=match):
+        load_csv(tmp_path, "D")
+
+
+def test_date_format_option_reads_ambiguous_dates(tmp_path):
+    write(tmp_path, "D", _dates_file("03/01/2024", "04/01/2024"))
+    dmy = get_source("csv", data_dir=tmp_path, date_format="%d/%m/%Y").load("D")
+    mdy = get_source("csv", data_dir=tmp_path, date_format="%m/%d/%Y").load("D")
+    assert list(dmy.frame.index.strftime("%Y-%m-%d")) == ["2024-01-03", "2024-01-04"]
+    assert list(mdy.frame.index.strftime("%Y-%m-%d")) == ["2024-03-01", "2024-04-01"]
+    assert "dates read with --date-format %d/%m/%Y" in dmy.meta.notes
+    write(tmp_path, "I", LOWER_TEXT)  # ISO dates do not match the format given
+    with pytest.raises(DataError, match=r"line 2: cannot read date '2024-03-07' with --date-format %d/%m/%Y"):
+        get_source("csv", data_dir=tmp_path, date_format="%d/%m/%Y").load("I")
+
+
+@pytest.mark.parametrize("fmt", ["%d/%m", "%Y", "no format", "%Q-%d"])
+def test_date_format_must_read_day_month_and_year(fmt):
+    with pytest.raises(UserError, match=re.escape(f"--date-format {fmt!r} does not read a day, a month and a year")):
+        get_source("csv", date_format=fmt)
+
+
+def test_dates_before_1800_are_refused(tmp_path):
+    assert MIN_DATE == pd.Timestamp("1800-01-01")
+    write(tmp_path, "D", _dates_file("1800-01-01", "1799-12-31"))
+    with pytest.raises(DataError, match=r"line 3: date '1799-12-31' is before 1800-01-01; a typo in the year\?"):
+        load_csv(tmp_path, "D")
+    write(tmp_path, "E", _dates_file("0024-01-02"))
+    with pytest.raises(DataError, match=r"line 2: date '0024-01-02' is before 1800-01-01"):
+        load_csv(tmp_path, "E")
+
+
+def test_dates_after_today_are_refused_by_an_injected_clock(tmp_path):
+    from datetime import date
+    write(tmp_path, "D", _dates_file("2024-03-08", "2024-03-11"))  # Friday, Monday
+    today = {"value": date(2024, 3, 10)}                          # Sunday: Monday is a day too far
+
+    def src():
+        return get_source("csv", data_dir=tmp_path, today=lambda: today["value"])
+    with pytest.raises(DataError, match=r"line 3: date '2024-03-11' is after today \(2024-03-09\)"):
+        today["value"] = date(2024, 3, 9)
+        src().load("D")
+    today["value"] = date(2024, 3, 10)  # one day ahead is accepted: an exchange east of the user's zone
+    assert src().load("D").meta.last_date == "2024-03-11"
+
+
+# --- prices outside their bar, absurd values, duplicate columns ---------------------------------------
+
+@pytest.mark.parametrize("row, match", [
+    ("2024-01-03,12,11,9,10", r"line 3 \(2024-01-03\): open 12 is outside the day's range low 9 \.\. high 11"),
+    ("2024-01-03,10,11,9,8.5", r"line 3 \(2024-01-03\): close 8\.5 is outside the day's range low 9 \.\. high 11"),
+    ("2024-01-03,10,11,9,11.000001", r"close 11\.000001 is outside the day's range"),
+])
+def test_open_or_close_outside_the_bar_is_refused(tmp_path, row, match):
+    write(tmp_path, "R", f"date,open,high,low,close\n2024-01-02,10,11,9,10\n{row}\n")
+    with pytest.raises(DataError, match=match):
+        load_csv(tmp_path, "R")
+
+
+def test_float_rounding_of_an_adjusted_file_is_tolerated(tmp_path):
+    write(tmp_path, "R", "date,open,high,low,close\n2024-01-02,10,11,9,11.00000000001\n2024-01-03,8.99999999999,11,9,10\n")
+    assert load_csv(tmp_path, "R").meta.rows == 2
+
+
+@pytest.mark.parametrize("value, match", [
+    ("2e9", r"close is 2e\+09, above 1e\+09: not a price"),
+    ("1e9", None),
+])
+def test_prices_above_the_bound_are_refused(tmp_path, value, match):
+    assert MAX_PRICE == 1e9
+    write(tmp_path, "P", f"date,close\n2024-01-02,10\n2024-01-03,{value}\n")
+    if match is None:
+        assert load_csv(tmp_path, "P").frame["close"].iloc[-1] == 1e9
+        return
+    with pytest.raises(DataError, match=r"line 3 \(2024-01-03\): " + match):
+        load_csv(tmp_path, "P")
+
+
+@needs_shared
+def test_shared_prices_are_far_below_the_bound():
+    src = get_source("csv", data_dir=SHARED_MARKET)
+    highs = {p.stem: src.load(p.stem).frame["high"].max() for p in SHARED_MARKET.glob("*.csv")}
+    assert max(highs.values()) < 1e5 and MAX_PRICE > 1e4 * max(highs.values())
+    assert max(v for s, v in highs.items() if not s.startswith("^")) < 1e3
+
+
+def test_infinite_volume_is_refused(tmp_path):
+    write(tmp_path, "V", "date,close,volume\n2024-01-02,10,5\n2024-01-03,10,inf\n")
+    with pytest.raises(DataError, match=r"line 3 \(2024-01-03\): volume is inf"):
+        load_csv(tmp_path, "V")
+
+
+@pytest.mark.parametrize("header, match", [
+    ("date,close,close", r"has 2 close columns \(close, close\)"),
+    ("date,Close,close", r"has 2 close columns \(Close, close\)"),
+    ("Date,Adj Close,adjclose,close", r"has 2 adj close columns \(Adj Close, adjclose\)"),
+    ("date,datetime,close", r"has 2 date columns \(date, datetime\)"),
+])
+def test_two_columns_for_one_field_are_refused(tmp_path, header, match):
+    n = header.count(",")
+    write(tmp_path, "C", f"{header}\n2024-01-02" + ",10" * n + "\n")
+    with pytest.raises(DataError, match=match + r"; keep one and rename or delete the others"):
+        load_csv(tmp_path, "C")
+
+
+def test_normalize_refuses_duplicate_fields_of_a_frame():
+    raw = pd.DataFrame({"date": ["2024-01-02"], "Close": [1.0], "close": [2.0]})
+    with pytest.raises(DataError, match=r"X: the frame has 2 close columns \(Close, close\)"):
+        normalize(raw, "X", "the frame")
+
+
+@pytest.mark.parametrize("value", ["2024-03-08", " 2024-03-08", pd.Timestamp("2024-03-08")])
+def test_start_accepts_iso_strings_and_date_objects(tmp_path, value):
+    write(tmp_path, "S", LOWER_TEXT)
+    assert load_csv(tmp_path, "S", value).meta.first_date == "2024-03-08"
+    from datetime import date
+    assert load_csv(tmp_path, "S", None, date(2024, 3, 8)).meta.last_date == "2024-03-08"  # a TOML date
+
+
+@pytest.mark.parametrize("value", ["2020-13-45", "2024-3-8", "03/08/2024", "today", "20240308", pd.NaT])
+def test_start_refuses_anything_but_a_real_iso_date(tmp_path, value):
+    write(tmp_path, "S", LOWER_TEXT)
+    with pytest.raises(UserError, match=r"^--start .* is not a date; use YYYY-MM-DD, e\.g\. 2005-01-31$"):
+        load_csv(tmp_path, "S", value)

@@ -300,7 +300,8 @@ def test_split_only_passes_auto_adjust_false_and_ignores_adj_close(fake, make, t
     bars = make(adjustment="split_only").load_symbol("SPY")
     assert fake.calls[0]["auto_adjust"] is False
     assert_same_bars(bars.frame, expected(raw.drop(columns="Adj Close")))
-    assert bars.meta.adjustment == "split_only"
+    assert bars.meta.adjustment == "price"  # split adjusted only: the detail is a note
+    assert any("auto_adjust=False: Close split adjusted only, dividends not included" in n for n in bars.meta.notes)
     assert (tmp_path / "cache" / "SPY.split_only.csv").is_file()
     assert json.loads((tmp_path / "cache" / "SPY.split_only.json").read_text())["auto_adjust"] is False
 
@@ -314,7 +315,8 @@ def test_modes_have_separate_cache_entries(fake, make):
 def test_index_symbol_is_a_price_index_with_caret_in_file_name(fake, make, tmp_path):
     fake.markets["^GSPC"] = market(base=4700.0)
     bars = make().load_symbol("^GSPC")
-    assert bars.meta.adjustment == "price_index" and fake.calls[0]["auto_adjust"] is True
+    assert bars.meta.adjustment == "price" and fake.calls[0]["auto_adjust"] is True
+    assert any("an index level" in n for n in bars.meta.notes)
     assert (tmp_path / "cache" / "^GSPC.total_return.csv").is_file()
 
 
@@ -606,3 +608,136 @@ def test_path_like_symbols_refused_before_any_file_access(fake, tmp_path, symbol
 def test_load_trims_to_the_requested_dates(fake, make):
     bars = make().load("SPY", "2024-02-01", "2024-02-09")
     assert (bars.meta.first_date, bars.meta.last_date, bars.meta.rows) == ("2024-02-01", "2024-02-09", 7)
+
+
+# --- yf.download-shaped frames (built by the installed yf.download itself) ------------------------
+
+def yf_download(monkeypatch, frames: dict[str, pd.DataFrame], tickers, **kw) -> pd.DataFrame:
+    """What the installed ``yf.download(tickers, ...)`` returns when each ticker's history is
+    ``frames[ticker]`` (a ticker missing from ``frames`` fails inside yfinance, as an unknown one)."""
+    class Ticker:
+        def __init__(self, symbol):
+            self.symbol, self._price_history = symbol, None
+
+        def history(self, **kwargs):
+            if self.symbol not in frames:
+                raise YFTzMissingError(self.symbol)
+            return frames[self.symbol].copy()
+    monkeypatch.setattr(yfinance.multi, "Ticker", Ticker)
+    return yf.download(tickers, start="2024-01-01", auto_adjust=True, progress=False, threads=False, **kw)
+
+
+@yfinance_code
+@pytest.mark.parametrize("tickers", [["QQQ"], ["QQQ", "IWM"]])
+def test_download_frame_without_the_requested_ticker_is_refused(fake, make, monkeypatch, tickers):
+    frames = {t: market(base=100.0 + 50 * i) for i, t in enumerate(tickers)}
+    got = yf_download(monkeypatch, frames, tickers)
+    assert got.columns.names == ["Price", "Ticker"] and "SPY" not in got.columns.get_level_values("Ticker")
+    fake.frames.append(got)
+    with pytest.raises(DataError) as err:
+        make().load_symbol("SPY")
+    assert str(err.value) == (f"SPY: Yahoo returned bars of {', '.join(sorted(tickers))}, not of the requested SPY; "
+                              "try upgrading yfinance (pip install -U yfinance)")
+
+
+@yfinance_code
+@pytest.mark.parametrize("layout", ["column", "ticker", "flat", "no-names", "no-names-ticker-first"])
+def test_download_layouts_give_the_requested_tickers_bars(fake, make, monkeypatch, layout):
+    frames = {"SPY": fake.markets["SPY"], "QQQ": market(base=400.0)}
+    if layout == "flat":
+        got = yf_download(monkeypatch, {"SPY": frames["SPY"]}, ["SPY"], multi_level_index=False)
+        assert not isinstance(got.columns, pd.MultiIndex)
+    else:
+        got = yf_download(monkeypatch, frames, ["SPY", "QQQ"], group_by="ticker" if "ticker" in layout else "column")
+        assert got.columns.names == (["Ticker", "Price"] if "ticker" in layout else ["Price", "Ticker"])
+        if layout.startswith("no-names"):  # e.g. rebuilt from tuples or read back without level names
+            got.columns = pd.MultiIndex.from_tuples(list(got.columns))
+            assert got.columns.names == [None, None]
+    fake.frames.append(got)
+    bars = make().load_symbol("SPY")
+    assert_same_bars(bars.frame, expected(fake.markets["SPY"]))
+
+
+@yfinance_code
+def test_unnamed_download_frame_without_the_requested_ticker_is_refused(fake, make, monkeypatch):
+    got = yf_download(monkeypatch, {"QQQ": market()}, ["QQQ"])
+    got.columns = pd.MultiIndex.from_tuples(list(got.columns))
+    fake.frames.append(got)
+    with pytest.raises(DataError, match=r"^SPY: Yahoo returned bars of QQQ, not of the requested SPY"):
+        make().load_symbol("SPY")
+
+
+@yfinance_code
+def test_download_where_the_requested_ticker_failed_is_an_unknown_symbol(fake, make, monkeypatch):
+    got = yf_download(monkeypatch, {"QQQ": market()}, ["SPY", "QQQ"])  # SPY failed inside yf.download
+    assert ("Close", "SPY") in got.columns and got[("Close", "SPY")].isna().all()
+    fake.frames.append(got)
+    with pytest.raises(UserError, match="unknown symbol 'SPY' on Yahoo"):
+        make().load_symbol("SPY")
+
+
+@pytest.mark.parametrize("columns, match", [
+    (pd.MultiIndex.from_tuples([("a", "x"), ("b", "y")]), r"a table whose column levels cannot be told apart \(no level named "
+                                                          r"Ticker or Price; columns \('a', 'x'\), \('b', 'y'\)\)"),
+    (pd.MultiIndex.from_tuples([("Close", "Open"), ("High", "Low")]), "a table whose column levels cannot be told"),
+    (pd.MultiIndex.from_tuples([("Close", "SPY", "x")], names=["Price", "Ticker", "Extra"]),
+     r"a table with 3 column levels \(Price, Ticker, Extra\), not \(Price, Ticker\)"),
+])
+def test_download_frames_of_unexpected_shape_are_one_line(fake, make, columns, match):
+    frame = pd.DataFrame([[1.0] * len(columns)], columns=columns,
+                         index=pd.DatetimeIndex(["2024-01-02"], name="Date"))
+    fake.frames.append(frame)
+    with pytest.raises(DataError, match=r"^SPY: Yahoo returned " + match) as err:
+        make().load_symbol("SPY")
+    assert "\n" not in str(err.value)
+
+
+def test_duplicate_close_columns_are_one_line_not_a_pandas_error(fake, make):
+    frame = history_frame(["2024-01-02", "2024-01-03"], [10.0, 11.0])
+    frame.insert(3, "close", frame["Close"])
+    fake.frames.append(frame)
+    with pytest.raises(DataError, match=r"^SPY: the Yahoo download \(start to now\) has 2 close columns "
+                                        r"\(close, Close\); keep one"):
+        make().load_symbol("SPY")
+
+
+def test_not_a_frame_is_one_line(fake, make):
+    fake.frames.append(None)
+    with pytest.raises(DataError, match=r"^SPY: Yahoo returned NoneType, not a table"):
+        make().load_symbol("SPY")
+
+
+# --- Yahoo data: kinds, close-only, bars outside their range ---------------------------------------
+
+def test_adjustments_option_overrides_the_kind_and_is_noted(fake, make):
+    bars = make(adjustments={"spy": "price"}).load_symbol("SPY")
+    assert bars.meta.adjustment == "price"
+    assert bars.meta.notes[-1] == "adjustment price declared with --adjustment"
+    plain = make().load_symbol("SPY")
+    assert plain.meta.adjustment == "total_return"
+    assert plain.meta.notes[-1] == "adjustment total_return: yfinance auto_adjust=True: split and dividend adjusted"
+
+
+def test_open_equal_to_close_is_close_only(fake, make):
+    flat = market()
+    flat["Open"] = flat["Close"]  # e.g. a mutual fund: one price a day
+    fake.markets["VFINX"] = flat
+    bars = make().load_symbol("VFINX")
+    assert bars.meta.close_only is True and bars.meta.close_only_share == 1.0
+    assert any("close-only" in n for n in bars.meta.notes)
+    assert make().load_symbol("SPY").meta.close_only is False
+
+
+def test_a_bar_outside_its_range_is_repaired_with_a_warning(fake, make, tmp_path):
+    raw = market()
+    raw.iloc[5, raw.columns.get_loc("Open")] = raw["High"].iloc[5] * 1.01  # Yahoo sent open above high
+    fake.markets["SPY"] = raw
+    with pytest.warns(DataWarning, match=r"SPY: the Yahoo download .*: widened high/low on 1 bars whose open or "
+                                         r"close lay outside them \(first 2024-01-09\)"):
+        bars = make().load_symbol("SPY")
+    f = bars.frame
+    assert f["high"].iloc[5] == raw["Open"].iloc[5] and f["open"].iloc[5] == raw["Open"].iloc[5]
+    others = np.arange(len(f)) != 5
+    np.testing.assert_array_equal(f["high"].to_numpy()[others], raw["High"].to_numpy()[others])
+    again = make(offline=True).load_symbol("SPY")  # the cache holds the repaired bars: no warning again
+    assert again.meta.sha256 == bars.meta.sha256
