@@ -5,7 +5,7 @@ on a 2-worker Dask cluster started here (scheduler and workers as processes on 1
 
 Grid: lookback_days 2,5,10,20 x threshold 0.01..0.04 x hold_days 10,20,40 = 48 combinations.
 The data is loaded once up front (not timed); each timing is the wall time of
-``rotationlab.sweep.run_sweep`` into a fresh folder: worker start-up (the process pool, or the
+``rotationlab.sweeps.run_sweep`` into a fresh folder: worker start-up (the process pool, or the
 data scatter for Dask) included, reports not written. Dask workers are single-threaded
 (``--nthreads 1``) and have imported the project before the clock starts, as forked pool workers
 have. Prints combos/s, the speed-ups over one job, the CPU seconds per combination of every
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rotationlab import sweep as S  # noqa: E402
+from rotationlab import sweeps as S  # noqa: E402
 from rotationlab.config import RunConfig  # noqa: E402
 from rotationlab.engine import load_data  # noqa: E402
 

@@ -84,14 +84,20 @@ def safe_child(folder: Path, filename: str, symbol: str) -> Path:
     return path
 
 
-def close_only_share(frame: pd.DataFrame) -> float:
+def close_only_share(frame, closes=None) -> float:
     """The share of bars whose open equals the close (to :data:`PRICE_RTOL`); NaN for no bars.
+    ``frame``: a bars frame, or an array of opens with ``closes`` (bars without a close ignored).
 
     At or above :data:`CLOSE_ONLY_SHARE` the bars carry no open distinct from the close: an order
     "at the next open" then fills at a close."""
-    if len(frame) == 0:
+    if closes is None:
+        o, c = frame["open"].to_numpy(dtype="float64"), frame["close"].to_numpy(dtype="float64")
+    else:
+        o, c = np.asarray(frame, dtype="float64"), np.asarray(closes, dtype="float64")
+        ok = ~np.isnan(c)
+        o, c = o[ok], c[ok]
+    if len(c) == 0:
         return float("nan")
-    o, c = frame["open"].to_numpy(dtype="float64"), frame["close"].to_numpy(dtype="float64")
     return float(np.mean(np.abs(o - c) <= PRICE_RTOL * np.abs(c)))
 
 

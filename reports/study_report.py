@@ -1,6 +1,6 @@
 """Event-study outputs: events.csv, study.json, figures (PNG) and report.pdf.
 
-Figures are pure functions of an :class:`rotationlab.study.EventStudy`; every number printed in
+Figures are pure functions of an :class:`rotationlab.events.EventStudy`; every number printed in
 the PDF is formatted from the same ``summary`` dict written to ``study.json``.
 """
 
@@ -222,8 +222,8 @@ def lag_page(st, lag: pd.DataFrame):
     return fig
 
 
-def write_study(st, out: str | Path, pdf: bool = True, header: dict | None = None,
-                lag: pd.DataFrame | None = None) -> dict:
+def write_study(st, out, pdf: bool = True, header: dict | None = None, lag: pd.DataFrame | None = None,
+                html: bool = True) -> dict:
     folder = as_folder(out)
     out = folder.path
     events = st.events.copy()
@@ -240,4 +240,11 @@ def write_study(st, out: str | Path, pdf: bool = True, header: dict | None = Non
         if lag is not None:
             pages.append(lag_page(st, lag))
         folder.write_bytes("report.pdf", P.pdf_bytes(pages, title=f"Rotation Lab event study: {st.title}"))
+    if html:
+        try:
+            from reports.html import study_html
+        except ImportError:
+            study_html = None
+        if study_html is not None:
+            folder.write_text("report.html", study_html(st, lag))
     return {"out": out, "summary": st.summary}

@@ -1,6 +1,6 @@
 """The outputs of a finished sweep: ``heatmap.png``, ``top.csv`` and ``report.pdf``.
 
-Everything is read from ``sweep.csv`` (through :func:`rotationlab.sweep.load_rows`); the only
+Everything is read from ``sweep.csv`` (through :func:`rotationlab.sweeps.load_rows`); the only
 backtest run here is the best combination again, in this process, for its equity curve and the
 benchmark's value of the metric (the rows themselves are never recomputed).
 
@@ -30,7 +30,7 @@ from reports import metrics as M  # noqa: E402
 from reports import pdf as P  # noqa: E402
 from reports.build import png_bytes  # noqa: E402
 from reports.style import FIGSIZE, TRIGGER_COLOR, new_figure, style  # noqa: E402
-from rotationlab import sweep as S  # noqa: E402
+from rotationlab import sweeps as S  # noqa: E402
 from rotationlab.errors import UserError  # noqa: E402
 
 KINDS = {k: kind for k, _, kind in M.METRIC_ROWS} | {"rejected_orders": "int"}
@@ -56,7 +56,7 @@ def value_text(v) -> str:
     return S.cell(v)
 
 
-from rotationlab.sweep import parse_heatmap, top_table  # noqa: E402,F401  (re-exported)
+from rotationlab.sweeps import parse_heatmap, top_table  # noqa: E402,F401  (re-exported)
 
 
 # -- figures -----------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def windows_page(wf, strategy: str):
     return fig
 
 
-def write_walkforward(wf, out: str | Path, strategy: str, rule: str, pdf: bool = True) -> Path:
+def write_walkforward(wf, out, strategy: str, rule: str, pdf: bool = True, html: bool = True) -> Path:
     folder = as_folder(out)
     out = folder.path
     folder.write_text("walkforward.csv", wf.windows.to_csv(index=False, date_format="%Y-%m-%d",
@@ -118,4 +118,11 @@ def write_walkforward(wf, out: str | Path, strategy: str, rule: str, pdf: bool =
                 col.para("Versions: " + P.versions_text(run["versions"]), size=8, color="0.2")
         folder.write_bytes("report.pdf", P.pdf_bytes([cover, windows_page(wf, strategy), fig],
                                                      title=f"Rotation Lab walk-forward: {strategy}"))
+    if html:
+        try:
+            from reports.html import walkforward_html
+        except ImportError:
+            walkforward_html = None
+        if walkforward_html is not None:
+            folder.write_text("report.html", walkforward_html(wf, strategy, rule))
     return out

@@ -31,7 +31,7 @@ def __getattr__(name):  # imports on first use: `import rotationlab` stays fast
         from rotationlab.config import Execution
         return Execution
     if name == "read_trials":
-        from rotationlab.sweep import read_trials
+        from rotationlab.sweeps import read_trials
         return read_trials
     if name == "UserError":
         from rotationlab.errors import UserError

@@ -359,16 +359,17 @@ class SweepRun:
     report_files: dict = field(default_factory=dict)
 
     def top(self, n: int = 10) -> pd.DataFrame:
-        from rotationlab.sweep import top_table
+        from rotationlab.sweeps import top_table
         return top_table(self.frame, self.spec, self.spec.metric, n)
 
     def summary_lines(self) -> list[str]:
-        from rotationlab.sweep import cell, top_text
+        from reports.sweep_report import top_text
+        from rotationlab.sweeps import cell
         o = self.outcome
         s = self.settings.sweep
         where = f"Dask scheduler {s.dask_scheduler}" if s.dask_scheduler else (
             "the fast engine" if s.engine == "fast" else f"{min(s.jobs or default_jobs(), max(o.computed, 1))} local "
-                                                         "process(es)")
+                                                         "job(s)")
         rate = f", {o.computed / o.seconds:,.0f} combos/s" if o.computed and o.seconds > 0 else ""
         lines = [f"sweep {self.spec.base.strategy}: {o.total} combinations ({o.computed} computed on {where}, "
                  f"{o.reused} already in sweep.csv), {o.errors} failed, {o.seconds:.1f} s{rate}"]
@@ -394,7 +395,7 @@ class SweepRun:
 
 
 def default_jobs() -> int:
-    from rotationlab.sweep import default_jobs as dj
+    from rotationlab.sweeps import default_jobs as dj
     return dj()
 
 
@@ -403,7 +404,7 @@ def sweep(config=None, *, data=None, grid=None, resume: bool = False, force: boo
     """Run a strategy over a parameter grid into a folder (``out``; resumable), with the
     overfitting statistics of every trial; ``grid``: ``{name: values}`` (lists or ``--grid``
     text such as ``"0.01:0.05:0.01"``)."""
-    from rotationlab import sweep as S
+    from rotationlab import sweeps as S
     if grid is not None:
         kw["grid"] = dict(grid)
     s = settings(config, **kw)
@@ -442,7 +443,7 @@ def sweep(config=None, *, data=None, grid=None, resume: bool = False, force: boo
 
 def _best_run(spec, frame, bars):
     """The best row run again in backtrader (for its equity figure and the benchmark's metrics)."""
-    from rotationlab import sweep as S
+    from rotationlab import sweeps as S
     from rotationlab.engine import run as engine_run
     from rotationlab.metrics import compute_metrics
     ok = frame[(frame["error"] == "") & frame[spec.metric].notna()]
@@ -460,7 +461,7 @@ def _confirm_fast(spec, data, frame, n, seed, jobs) -> str:
     import numpy as np
 
     from rotationlab import fast
-    from rotationlab import sweep as S
+    from rotationlab import sweeps as S
     ok = frame[frame["error"] == ""]
     best = list(S.ranked(ok, spec.metric)["combo_id"].iloc[:n])
     rest = [c for c in ok["combo_id"] if c not in best]
@@ -482,7 +483,7 @@ def _confirm_fast(spec, data, frame, n, seed, jobs) -> str:
 class StudyRun:
     """An event study: what followed the rule's triggers (or the days a condition held)."""
 
-    study: object                  # rotationlab.study.EventStudy
+    study: object                  # rotationlab.events.EventStudy
     lag: pd.DataFrame | None
     settings: CF.Settings
 
@@ -522,7 +523,7 @@ def study(config=None, *, data=None, lag: bool = True, **kw) -> StudyRun:
     (``lag``) the same rule filled ever later."""
     from rotationlab.config import make_rule
     from rotationlab.engine import needed_symbols
-    from rotationlab.study import event_study, lag_sensitivity
+    from rotationlab.events import event_study, lag_sensitivity
     s = settings(config, **kw)
     st = s.study
     rule = make_rule(s.run.strategy, s.run.params)
@@ -545,7 +546,7 @@ def study(config=None, *, data=None, lag: bool = True, **kw) -> StudyRun:
 # -- walk-forward ---------------------------------------------------------------------------------
 @dataclass
 class WalkForwardRun:
-    wf: object                     # rotationlab.walkforward.WalkForward
+    wf: object                     # rotationlab.walk_forward.WalkForward
     settings: CF.Settings
     spec: object
 
@@ -574,8 +575,8 @@ class WalkForwardRun:
 
 def walkforward(config=None, *, data=None, grid=None, **kw) -> WalkForwardRun:
     """Choose parameters in-sample over ``grid`` in each window, trade them out-of-sample, stitch."""
-    from rotationlab import sweep as S
-    from rotationlab.walkforward import walk_forward
+    from rotationlab import sweeps as S
+    from rotationlab.walk_forward import walk_forward
     if grid is not None:
         kw["grid"] = dict(grid)
     s = settings(config, **kw)
@@ -618,7 +619,7 @@ def signal(config=None, *, data=None, asof=None, **kw) -> Signal:
     next flip in the signal's own units."""
     from rotationlab.config import make_rule
     from rotationlab.engine import needed_symbols
-    from rotationlab.signal import rule_state
+    from rotationlab.state import rule_state
     s = settings(config, **kw)
     if asof is not None:
         from data_feeds.base import check_date

@@ -163,8 +163,10 @@ EXAMPLES = {
 
 
 def _sub(sub, name, help_, description=None):
-    return sub.add_parser(name, help=help_, description=description or help_, epilog=f"example:\n  {EXAMPLES[name]}\n\n"
-                          f"{EPILOG}", formatter_class=_Fmt)
+    p = sub.add_parser(name, help=help_, description=description or help_, epilog=f"example:\n  {EXAMPLES[name]}\n\n"
+                       f"{EPILOG}", formatter_class=_Fmt)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,7 +341,7 @@ def keywords(args) -> dict:
 def _fix(kw: dict) -> dict:
     if "grid" in kw:
         grid = {}
-        from rotationlab.sweep import parse_grid_items
+        from rotationlab.sweeps import parse_grid_items
         for name, spec in parse_grid_items(kw["grid"]):
             if name in grid:
                 raise UserError(f"bad grid: {name} is given twice with --grid; give all its values in one, "
@@ -556,7 +558,7 @@ def cmd_walkforward(args) -> int:
 
 def cmd_sweep(args) -> int:
     from rotationlab import api
-    from rotationlab.sweep import SweepStopped
+    from rotationlab.sweeps import SweepStopped
     s = settings_of(args)
     try:
         sw = api.sweep(s, resume=args.resume, force=args.force, report=args.report is not False,

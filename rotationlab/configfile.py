@@ -244,7 +244,7 @@ def check(raw: dict, where) -> None:
             raise UserError(f"{where(None, key)} must be a table ([{key}])")
         for k, v in value.items():
             if k not in SCHEMA[key]:
-                raise UserError(f"{where(key, k)}: unknown key{did_you_mean(k, SCHEMA[key])}; "
+                raise UserError(f"{where(key, k)} is an unknown key{did_you_mean(k, SCHEMA[key])}; "
                                 f"[{key}] takes {', '.join(SCHEMA[key])}")
             types, want = SCHEMA[key][k]
             if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):

@@ -310,6 +310,7 @@ def build_result(config: RunConfig, rule, lay: Layout, rec: dict, engine: str) -
     provenance["close_only"] = list(lay.close_only)
     provenance["adjustment"] = {s: lay.panel.bars[s].meta.adjustment for s in lay.closes}
     provenance["warnings"] = list(lay.warnings)
+    provenance["notes"] = list(lay.notes)
     execution = {"fill": ex.fill, "fill_rule": FILLS[ex.fill], "fill_timing": {"at": at, "bars_after_decision": delay},
                  "fills_by_symbol": fills, "close_only_symbols": list(lay.close_only),
                  "one_fill_time": "every order of a rebalance fills at the same time; a run with a close-only "

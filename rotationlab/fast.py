@@ -41,7 +41,8 @@ from data_feeds import Bars
 from rotationlab import kernel as K
 from rotationlab.config import Execution, RunConfig, coerce_value, split_params, strategy_class, with_params
 from rotationlab.errors import UserError
-from rotationlab.layout import CLOSE_ONLY_SHARE, Panel, build_panel, close_only_share, effective_fill, place
+from data_feeds import CLOSE_ONLY_SHARE, close_only_share
+from rotationlab.layout import Panel, build_panel, effective_fill, place
 from strategies.base import Decisions, History, PanelHistory, Rule, Target
 
 METRIC_KEYS, RELATIVE_KEYS, INT_KEYS = K.METRIC_KEYS, K.RELATIVE_KEYS, K.INT_KEYS
@@ -354,7 +355,7 @@ def _run_group(base, panel, group, pool, jobs, keep_equity, on_chunk, chunk, mod
     def close_only(symbols, tf):
         key = (tuple(symbols), tf)
         if key not in close_only_cache:
-            close_only_cache[key] = [s for s in symbols if panel.bars[s].meta.close_only or close_only_share(
+            close_only_cache[key] = [s for s in symbols if close_only_share(
                 panel.opens[panel.slot(s), tf:], panel.closes[panel.slot(s), tf:]) >= CLOSE_ONLY_SHARE]
         return close_only_cache[key]
 

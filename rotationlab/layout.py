@@ -14,8 +14,9 @@ For a rule and its data:
   span (open equal to close on nearly every bar): then every order of the run fills at the
   close instead (one fill time for every leg of a rebalance: a buy is never funded by a sale at
   another time and price), and the result says so;
-* symbols whose histories differ by more than a year get one warning line naming the shortest
-  and the span it costs; the cut to common dates is recorded in the provenance.
+* a history shorter by more than a year is one line naming the shortest symbol and the span it
+  costs (a warning when it cuts an explicit --start/--end or a universe of three or more
+  symbols; always in the provenance, as is the cut to common dates).
 
 :class:`Panel` holds the aligned arrays of one symbol set (shared by every sweep combination of
 that set); :func:`place` puts one rule on it; :func:`layout` does both for a single run.
@@ -28,12 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data_feeds import Bars, align
+from data_feeds import CLOSE_ONLY_SHARE, Bars, adjustment_mix, align, close_only_share
 from rotationlab.config import FILL_TIMING, RunConfig
 from rotationlab.errors import UserError
 
-#: A series is close-only over a span when open equals close on at least this share of its bars.
-CLOSE_ONLY_SHARE = 0.99
 #: Histories whose starts (or ends) differ by more than this many days get a warning.
 SPAN_WARN_DAYS = 365
 
@@ -126,50 +125,56 @@ def place(panel: Panel, rule_symbols: list[str], warmup: int, start=None, strate
     return Placement(d0=d0, tf=tf, warmup=warmup)
 
 
-def close_only_share(opens: np.ndarray, closes: np.ndarray) -> float:
-    """Share of bars whose open equals their close."""
-    ok = ~np.isnan(closes)
-    return float(np.mean(opens[ok] == closes[ok])) if ok.any() else 0.0
-
-
 def effective_fill(fill: str, close_only: list[str]) -> tuple[str, int]:
     """``(at, delay)``: the fill mode's timing, at the close when any traded symbol is close-only."""
     at, delay = FILL_TIMING[fill]
     return ("close", delay) if close_only else (at, delay)
 
 
-def span_warning(panel: Panel, symbols: list[str], d0: int) -> str | None:
-    """One line when the symbols' histories differ by more than a year: the shortest symbol and
-    the span of the others the run does not use."""
+def span_note(panel: Panel, rule_symbols: list[str], symbols: list[str], pl: "Placement", start=None,
+              end=None) -> tuple[str | None, bool]:
+    """``(note, warn)``: one line when a short history costs the run more than a year, naming the
+    shortest symbol and the span lost (always recorded), and whether to show it as a warning:
+    when it cuts an explicit ``--start``/``--end``, or when the rule uses three or more symbols
+    (a universe that could have run without the short one). Two-symbol rules such as the
+    divergence need both, so their common span is simply what the data allows."""
     bars = {s: panel.bars[s] for s in symbols}
     firsts = {s: b.frame.index[0] for s, b in bars.items()}
     lasts = {s: b.frame.index[-1] for s, b in bars.items()}
+    run_from, run_to = panel.calendar[pl.tf], panel.calendar[-1]
+    parts, warn = [], False
     late = max(firsts, key=lambda s: (firsts[s], s))
-    early = min(firsts, key=lambda s: (firsts[s], s))
-    short_end = min(lasts, key=lambda s: (lasts[s], s))
-    long_end = max(lasts, key=lambda s: (lasts[s], s))
-    lost_start = (firsts[late] - firsts[early]).days
-    lost_end = (lasts[long_end] - lasts[short_end]).days
-    if lost_start <= SPAN_WARN_DAYS and lost_end <= SPAN_WARN_DAYS:
-        return None
-    parts = []
-    if lost_start > SPAN_WARN_DAYS:
-        parts.append(f"{late} starts {firsts[late]:%Y-%m-%d}, {lost_start / 365.25:.1f} years after {early} "
-                     f"({firsts[early]:%Y-%m-%d})")
-    if lost_end > SPAN_WARN_DAYS:
-        parts.append(f"{short_end} ends {lasts[short_end]:%Y-%m-%d}, {lost_end / 365.25:.1f} years before "
-                     f"{long_end} ({lasts[long_end]:%Y-%m-%d})")
-    return (f"symbol histories differ by more than a year: {'; '.join(parts)}; the run uses only "
-            f"{panel.calendar[d0]:%Y-%m-%d} to {panel.calendar[-1]:%Y-%m-%d}, where every symbol has prices")
-
-
-def adjustment_note(traded: dict, benchmark: tuple | None) -> str | None:
-    """One line when the traded legs mix adjustment kinds with each other or the benchmark."""
-    try:
-        from data_feeds import adjustment_mix
-    except ImportError:  # older data layer without declared adjustments
-        return None
-    return adjustment_mix(traded, benchmark)
+    if start is not None:
+        lost = (run_from - pd.Timestamp(start)).days
+        if lost > SPAN_WARN_DAYS:
+            parts.append(f"--start {pd.Timestamp(start):%Y-%m-%d} but {late} starts {firsts[late]:%Y-%m-%d}: the run "
+                         f"starts {run_from:%Y-%m-%d} ({lost / 365.25:.1f} years later)")
+            warn = True
+    else:
+        early = min(firsts, key=lambda s: (firsts[s], s))
+        lost = (firsts[late] - firsts[early]).days
+        if lost > SPAN_WARN_DAYS:
+            parts.append(f"{late} starts {firsts[late]:%Y-%m-%d}, {lost / 365.25:.1f} years after {early} "
+                         f"({firsts[early]:%Y-%m-%d})")
+            warn = warn or len(rule_symbols) >= 3
+    short = min(lasts, key=lambda s: (lasts[s], s))
+    if end is not None:
+        lost = (pd.Timestamp(end) - run_to).days
+        if lost > SPAN_WARN_DAYS:
+            parts.append(f"--end {pd.Timestamp(end):%Y-%m-%d} but {short} ends {lasts[short]:%Y-%m-%d} "
+                         f"({lost / 365.25:.1f} years earlier)")
+            warn = True
+    else:
+        longest = max(lasts, key=lambda s: (lasts[s], s))
+        lost = (lasts[longest] - lasts[short]).days
+        if lost > SPAN_WARN_DAYS:
+            parts.append(f"{short} ends {lasts[short]:%Y-%m-%d}, {lost / 365.25:.1f} years before {longest} "
+                         f"({lasts[longest]:%Y-%m-%d})")
+            warn = warn or len(rule_symbols) >= 3
+    if not parts:
+        return None, False
+    return (f"symbol histories differ by more than a year: {'; '.join(parts)}; the run trades "
+            f"{run_from:%Y-%m-%d} to {run_to:%Y-%m-%d}, where every symbol has prices"), warn
 
 
 @dataclass
@@ -186,6 +191,7 @@ class Layout:
     fill: tuple                  # effective (at, delay)
     close_only: list             # traded symbols with close prices only over the traded span
     warnings: list
+    notes: list = field(default_factory=list)   # recorded in the provenance, not shown as warnings
 
     @property
     def trade_from(self) -> pd.Timestamp:
@@ -209,19 +215,19 @@ def layout(config: RunConfig, data: dict[str, Bars], rule, panel: Panel | None =
     close_only = []
     for s in traded:
         k = panel.slot(s)
-        if panel.bars[s].meta.close_only or close_only_share(panel.opens[k, pl.tf:], panel.closes[k, pl.tf:]) \
-                >= CLOSE_ONLY_SHARE:
+        if close_only_share(panel.opens[k, pl.tf:], panel.closes[k, pl.tf:]) >= CLOSE_ONLY_SHARE:
             close_only.append(s)
-    warnings = []
-    w = span_warning(panel, symbols, pl.d0)
-    if w:
-        warnings.append(w)
+    warnings, notes = [], []
+    note, warn = span_note(panel, needed, symbols, pl, config.start, config.end)
+    if note:
+        (warnings if warn else notes).append(note)
     kinds = {s: panel.bars[s].meta.adjustment for s in traded}
     bench = (config.benchmark, panel.bars[config.benchmark].meta.adjustment) if config.benchmark else None
-    note = adjustment_note(kinds, bench)
+    note = adjustment_mix(kinds, bench, data_dir=config.data_dir)
     if note:
         if config.strict_adjustment:
             raise UserError(f"{note} (--strict-adjustment)")
         warnings.append(note)
     return Layout(panel=panel, placement=pl, calendar=calendar, tf=tf, closes=closes, extra=extra, traded=traded,
-                  fill=effective_fill(config.execution.fill, close_only), close_only=close_only, warnings=warnings)
+                  fill=effective_fill(config.execution.fill, close_only), close_only=close_only, warnings=warnings,
+                  notes=notes)

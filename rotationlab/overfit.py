@@ -80,7 +80,7 @@ def sweep_trials(spec, data: dict) -> tuple[pd.DataFrame, pd.Series | None]:
                 cols[c.label(spec.axes)] = eq.pct_change().iloc[1:]
         trials = pd.DataFrame(cols)
     else:
-        from rotationlab.walkforward import trial_returns
+        from rotationlab.walk_forward import trial_returns
         trials, _, _ = trial_returns(spec, data)
     bench = None
     if spec.base.benchmark and spec.base.benchmark in data:

@@ -24,7 +24,8 @@ def test_run_writes_the_result_files(tmp_path, capsys):
     assert list(weights.columns) == ["^IXIC", "^DJI"] and weights.sum(axis=1).max() <= 1.0
     meta = json.loads((out / "metrics.json").read_text())["run"]
     assert meta["strategy"] == "dow_nasdaq_divergence"
-    assert meta["execution"]["fills_by_symbol"] == {"^IXIC": "next open", "^DJI": "next close (close-only feed)"}
+    assert meta["execution"]["fills_by_symbol"] == {  # one fill time for every leg: ^DJI has closes only
+        "^IXIC": "next close (a traded series has close prices only: ^DJI)", "^DJI": "next close (close prices only)"}
     assert meta["config"]["benchmark"] == "^GSPC"
     assert "CAGR" in capsys.readouterr().out
 
@@ -41,7 +42,7 @@ def test_same_config_writes_byte_identical_metrics(tmp_path):
     (["run", "--strategy", "dow_nasdaq_divergense"], "did you mean 'dow_nasdaq_divergence'"),
     (["run", "-p", "lookback=3"], "did you mean 'lookback_days'"),
     (["run", "-p", "threshold"], "must look like key=value"),
-    (["run", "--commission-bps", "-1"], "--commission-bps must be"),
+    (["run", "--commission-bps", "-1"], "--commission-bps -1.0: must be between 0 and 10000"),
     (["run", "--benchmark", "SPY"], "unknown symbol 'SPY' for the embedded sample"),
     (["run", "--start", "2030-01-01"], "2030-01-01"),
 ])

@@ -3,6 +3,8 @@ independent simulator."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 
 import numpy as np
@@ -100,16 +102,21 @@ def test_trading_starts_when_every_symbol_of_the_rule_has_prices():
 
 
 def test_a_much_shorter_history_is_one_warning_line():
-    a = make_bars("A", np.linspace(100, 120, 700))
-    b_full = make_bars("B", np.linspace(50, 60, 700))
-    b = type(b_full).build(b_full.frame.iloc[400:], source="test", symbol="B", adjustment="unknown", close_only=False)
-    cfg = RunConfig(strategy="static_blend", params={"symbols": "A,B"}, benchmark=None, execution=ZERO)
-    res = run(cfg, data={"A": a, "B": b})
-    (w,) = res.warnings
-    assert "B starts" in w and "years after A" in w and "\n" not in w
-    assert res.provenance["warnings"] == [w]
-    short = run(cfg, data={"A": a, "B": make_bars("B", np.linspace(50, 60, 700))})
-    assert short.warnings == ()
+    """A universe symbol with a much shorter history, or an explicit --start it cuts, is one
+    warning line naming it and the span lost; a two-symbol rule that needs both only records it."""
+    bars = {s: make_bars(s, np.linspace(100, 120, 700) * (1 + i)) for i, s in enumerate("ACD")}
+    bf = make_bars("B", np.linspace(50, 60, 700))
+    bars["B"] = type(bf).build(bf.frame.iloc[400:], source="test", symbol="B", adjustment="price", close_only=False)
+    three = RunConfig(strategy="static_blend", params={"symbols": "A,B,C"}, benchmark=None, execution=ZERO)
+    (w,) = run(three, data=bars).warnings
+    assert "B starts" in w and "1.5 years after A" in w and "\n" not in w
+    two = RunConfig(strategy="static_blend", params={"symbols": "A,B"}, benchmark=None, execution=ZERO)
+    res = run(two, data=bars)
+    assert res.warnings == () and "B starts" in res.provenance["notes"][0]
+    cut = run(dataclasses.replace(two, start=f"{bars['A'].frame.index[0]:%Y-%m-%d}"), data=bars)
+    assert "--start" in cut.warnings[0] and "years later" in cut.warnings[0]
+    same = run(dataclasses.replace(three, params={"symbols": "A,C,D"}), data=bars)
+    assert same.warnings == () and same.provenance["notes"] == []
 
 
 @pytest.fixture(scope="module")

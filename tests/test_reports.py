@@ -17,8 +17,8 @@ import pytest
 from reports import figures as F
 from reports import metrics as M
 from reports.build import FIGURES, write_report
-from reports.compare import baseline_specs, comparison_configs, parse_spec, run_comparison, with_baselines
-from rotationlab.config import RunConfig
+from rotationlab.compare import baseline_specs, parse_spec, run_comparison, with_baselines
+from rotationlab.config import RunConfig, make_rule
 from rotationlab.errors import UserError
 
 START, END = "2005-01-01", "2007-12-31"
@@ -29,9 +29,14 @@ ISSUE_KEYS = ["total_return", "cagr", "annual_volatility", "sharpe", "sortino", 
 
 
 @pytest.fixture(scope="module")
-def result():
-    from rotationlab.engine import run
-    return run(RunConfig(start=START, end=END))
+def run_obj():
+    import rotationlab as rl
+    return rl.run(start=START, end=END)
+
+
+@pytest.fixture(scope="module")
+def result(run_obj):
+    return run_obj.result
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +51,9 @@ def metrics(result):
 
 
 @pytest.fixture(scope="module")
-def report_dir(result, tmp_path_factory):
+def report_dir(run_obj, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    paths = write_report(result, out, pdf=True)
+    paths = write_report(run_obj, out, pdf=True, html=False)
     return out, paths
 
 
@@ -334,21 +339,23 @@ def test_pdf_pages_and_text(report_dir, result):
     first = result.trades.iloc[0]
     assert f"{pd.Timestamp(first['date']):%Y-%m-%d}" in trades and f"{first['price']:,.4f}" in trades
     ex = " ".join(pages[-1].split())
-    assert "Execution assumptions" in ex and "next close (close-only feed)" in ex and "bps" in ex
+    assert "Execution assumptions" in ex and "next close (close prices only)" in ex and "bps" in ex
     assert "^DJI" in ex and "Close-only feeds" in ex
     assert "/CreationDate" not in str(reader.trailer["/Info"])
 
 
-def test_report_is_deterministic(result, report_dir, tmp_path):
+def test_report_is_deterministic(run_obj, report_dir, tmp_path):
     out, _ = report_dir
-    write_report(result, tmp_path, pdf=True)
+    write_report(run_obj, tmp_path, pdf=True, html=False)
     assert (tmp_path / "report.pdf").read_bytes() == (out / "report.pdf").read_bytes()
     for name in FIGURES:
         assert (tmp_path / f"{name}.png").read_bytes() == (out / f"{name}.png").read_bytes()
 
 
-def test_report_without_pdf_and_without_signal(hold_result, tmp_path):
-    paths = write_report(hold_result, tmp_path, pdf=False)
+def test_report_without_pdf_and_without_signal(tmp_path):
+    import rotationlab as rl
+    hold = rl.run(strategy="buy_and_hold", start=START, end=END, stats=False)
+    paths = write_report(hold, tmp_path, pdf=False, html=False)
     assert not (tmp_path / "report.pdf").exists() and not (tmp_path / "signal.png").exists()
     assert (tmp_path / "equity.png").exists() and paths["metrics"]["metrics"]["n_trades"] == 1
 
@@ -363,16 +370,19 @@ def test_parse_spec():
 
 
 def test_baselines_follow_the_rule():
-    specs = baseline_specs({"growth_symbols": ["QQQ"], "rotation_symbols": ["DIA", "IWM"],
-                            "rotation_weights": []}, "SPY")
-    keys = {key: params for _, key, params in specs}
-    assert keys["buy_and_hold"] == {"symbol": "SPY"}
-    assert keys["static_blend"]["symbols"] == ["QQQ", "DIA", "IWM"]
-    assert keys["static_blend"]["weights"] == pytest.approx([0.5, 0.25, 0.25])
-    assert keys["always_rotated"] == {"rotation_symbols": ["DIA", "IWM"]}
-    labelled = comparison_configs(RunConfig(start=START, end=END))
-    assert [c.strategy for _, c in labelled] == ["dow_nasdaq_divergence", "buy_and_hold", "static_blend",
-                                                "always_rotated"]
+    rule = make_rule("dow_nasdaq_divergence", {"growth_symbols": "QQQ", "rotation_symbols": "DIA,IWM"})
+    specs = baseline_specs(rule, "SPY")
+    labels = [lab for lab, _, _ in specs]
+    assert labels == ["buy_and_hold SPY", "buy_and_hold growth QQQ", "static_blend QQQ | DIA+IWM",
+                      "always_rotated DIA+IWM"]
+    keys = {lab: params for lab, _, params in specs}
+    assert keys["buy_and_hold SPY"] == {"symbol": "SPY"} and keys["buy_and_hold growth QQQ"] == {"symbol": "QQQ"}
+    blend = keys["static_blend QQQ | DIA+IWM"]
+    assert blend["symbols"] == ["QQQ", "DIA", "IWM"] and blend["weights"] == pytest.approx([0.5, 0.25, 0.25])
+    assert keys["always_rotated DIA+IWM"] == {"rotation_symbols": ["DIA", "IWM"], "rotation_weights": [0.5, 0.5]}
+    labelled = with_baselines([RunConfig(start=START, end=END)])
+    assert [c.strategy for _, c in labelled] == ["dow_nasdaq_divergence", "buy_and_hold", "buy_and_hold",
+                                                "static_blend", "always_rotated"]
     assert {c.execution for _, c in labelled} == {RunConfig().execution}
     assert {(c.start, c.end, c.benchmark, c.source) for _, c in labelled} == {(START, END, "^GSPC", "sample")}
     # a strategy given twice with different parameters gets labels that tell them apart; exact
@@ -380,7 +390,7 @@ def test_baselines_follow_the_rule():
     two = with_baselines([RunConfig(params={"threshold": 0.02}), RunConfig(params={"threshold": 0.04}),
                           RunConfig(strategy="buy_and_hold", params={"symbol": "^GSPC"})])
     labels = [lab for lab, _ in two]
-    assert len(labels) == len(set(labels)) == 5
+    assert len(labels) == len(set(labels)) == 6
     assert "dow_nasdaq_divergence [threshold=0.02]" in labels
 
 
@@ -396,7 +406,8 @@ def test_compare_command_report(compare_dir):
     out = compare_dir
     summary = json.loads((out / "metrics.json").read_text())
     labels = summary["comparison"]["strategies"]
-    assert labels[0] == "dow_nasdaq_divergence" and len(labels) == 4
+    assert labels[0] == "dow_nasdaq_divergence" and len(labels) == 5
+    assert "buy_and_hold growth ^IXIC" in labels
     assert {summary["strategies"][lab]["strategy"] for lab in labels} == {
         "dow_nasdaq_divergence", "buy_and_hold", "static_blend", "always_rotated"}
     for name in ("compare_equity", "compare_drawdown", "compare_rolling", "compare_yearly", "compare_metrics",

@@ -65,9 +65,11 @@ def test_buy_and_hold_has_no_random_timing():
 def test_run_report_has_the_statistics_page(tmp_path):
     from pypdf import PdfReader
 
+    import rotationlab as rl
     from reports.build import write_report
-    res = _run(_planted(0.003, n=800))
-    out = write_report(res, tmp_path / "r")["metrics"]
+    run_ = rl.run(strategy="dow_nasdaq_divergence", params=PARAMS, benchmark="N", commission_bps=0, slippage_bps=0,
+                  data=_planted(0.003, n=800))
+    out = write_report(run_, tmp_path / "r", html=False)["metrics"]
     doc = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert doc["statistics"]["random_timing"]["p_value_greater"] == pytest.approx(
         out["statistics"]["random_timing"]["p_value_greater"])

@@ -11,7 +11,7 @@ from conftest import SHARED_MARKET, make_bars, needs_shared
 
 from rotationlab.cli import main
 from rotationlab.config import Execution, RunConfig
-from rotationlab.study import basket_forward, event_study, independent, lag_sensitivity
+from rotationlab.events import basket_forward, event_study, independent, lag_sensitivity
 
 PARAMS = {"dow_symbol": "D", "nasdaq_symbol": "N", "growth_symbols": "N", "rotation_symbols": "D",
           "lookback_days": "1", "threshold": "0.04", "hold_days": "0"}

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, SHARED_MARKET, needs_shared
 
-from rotationlab import sweep as S
+from rotationlab import sweeps as S
 from rotationlab.cli import main
 from rotationlab.config import RunConfig
 from rotationlab.errors import UserError
@@ -73,7 +73,7 @@ def test_cells_round_trip():
 
 @pytest.mark.parametrize("grid, needle", [
     (["lookback=2,5"], "unknown parameter 'lookback' for strategy dow_nasdaq_divergence (did you mean 'lookback_days'?)"),
-    (["lookback_days=2,x"], "bad grid lookback_days=2,x: parameter lookback_days='x': expected int"),
+    (["lookback_days=2,x"], "bad grid lookback_days=2,x: parameter lookback_days='x': expected a whole number"),
     (["lookback_days=2,,5"], "empty value"),
     (["lookback_days=2,2"], "value 2 appears twice"),
     (["threshold=0.05:0.01:0.01"], "runs backwards"),
@@ -145,7 +145,8 @@ def test_rowfile_ignores_a_trailing_partial_line(tmp_path):
 
 # -- end to end --------------------------------------------------------------------------------
 def sweep_argv(out, *extra):
-    return ["sweep", *PERIOD, *GRID, "--out", str(out), "--no-progress", *extra]
+    """A backtrader-engine sweep (one backtest per combination, rows appended as they finish)."""
+    return ["sweep", *PERIOD, *GRID, "--out", str(out), "--no-progress", "--engine", "backtrader", *extra]
 
 
 @pytest.fixture(scope="module")
@@ -349,7 +350,8 @@ def test_etf_sweep_of_120_combinations_interrupted_and_resumed(tmp_path):
     """The done-when proof: 100+ combinations on the ETF data in parallel, interrupted, resumed to
     exactly the rows of an uninterrupted sweep (a short period keeps it quick)."""
     argv = ["sweep", "--config", str(ROOT / "configs" / "divergence_etf.toml"), "--data-dir", str(SHARED_MARKET),
-            "--start", "2019-01-02", "--end", "2019-12-31", "--jobs", "2", "--no-pdf", "--no-progress"]
+            "--start", "2019-01-02", "--end", "2019-12-31", "--jobs", "2", "--no-pdf", "--no-progress",
+            "--engine", "backtrader"]
     full, cut = tmp_path / "full", tmp_path / "cut"
     proc = cli(*argv, "--out", str(cut))
     _, err = interrupt_after(proc, cut / "sweep.csv", 40)
@@ -372,7 +374,7 @@ def test_a_combination_the_engine_refuses_is_a_row_with_its_error(tmp_path, caps
     out = tmp_path / "short"
     assert main(["sweep", "--end", "1999-03-31", "--grid", "lookback_days=5,100", "--out", str(out),
                  "--no-progress", "--jobs", "1"]) == 0
-    assert "2 combinations (2 computed on 1 local job(s), 0 already in sweep.csv), 1 failed" in capsys.readouterr().out
+    assert "2 combinations (2 computed on the fast engine, 0 already in sweep.csv), 1 failed" in capsys.readouterr().out
     rows = pd.read_csv(out / "sweep.csv", keep_default_na=False)
     assert rows["error"].iloc[0] == "" and "needs 101 bars of history" in rows["error"].iloc[1]
     assert rows["sharpe"].iloc[1] == "" and rows["trade_from"].iloc[1] == ""
@@ -398,11 +400,11 @@ def test_progress_line_has_rate_and_eta():
 
 
 def test_sweep_has_an_overfitting_section(tmp_path, capsys):
-    import gzip
     import json
 
     from pypdf import PdfReader
 
+    import rotationlab as rl
     from rotationlab.cli import main
     out = tmp_path / "ov"
     rc = main(["sweep", "--start", "2004-01-01", "--end", "2009-12-31", "--grid", "lookback_days=3,10",
@@ -410,8 +412,12 @@ def test_sweep_has_an_overfitting_section(tmp_path, capsys):
     assert rc == 0
     o = json.loads((out / "overfitting.json").read_text())
     assert o["applicable"] and o["n_trials"] == 4 and 0 <= o["pbo"] <= 1 and 0 <= o["deflated_sharpe_ratio"] <= 1
-    trials = pd.read_csv(gzip.open(out / "trials.csv.gz"), index_col="date")
-    assert trials.shape[1] == 4  # every trial recorded
+    trials = rl.read_trials(out)
+    assert trials.shape[1] == 4  # every trial recorded, readable in one line
+    rows = pd.read_csv(out / "sweep.csv")
+    assert list(trials.columns) == list(rows["combo_id"])
+    eq_growth = (1 + trials.dropna()).prod() - 1  # the same trades as the rows' total returns
+    assert np.isfinite(eq_growth).all()
     text = " ".join(p.extract_text() for p in PdfReader(out / "report.pdf").pages)
     assert "skill or luck" in text and f"{o['pbo']:.3f}" in text
     assert "PBO" in capsys.readouterr().out
@@ -421,7 +427,7 @@ def test_fast_engine_sweep_matches_backtrader_rows_and_confirms(tmp_path, capsys
     from rotationlab.cli import main
     args = ["sweep", "--start", "2004-01-01", "--end", "2008-12-31", "--grid", "lookback_days=3,10",
             "--grid", "threshold=0.02,0.04", "--no-progress", "--no-pdf", "--jobs", "1"]
-    assert main([*args, "--out", str(tmp_path / "bt")]) == 0
+    assert main([*args, "--engine", "backtrader", "--out", str(tmp_path / "bt")]) == 0
     assert main([*args, "--engine", "fast", "--confirm", "1", "--out", str(tmp_path / "fast")]) == 0
     out = capsys.readouterr().out
     assert "combos/s" in out and "confirmed 2 rows in backtrader" in out
@@ -430,4 +436,4 @@ def test_fast_engine_sweep_matches_backtrader_rows_and_confirms(tmp_path, capsys
     assert list(a.columns) == list(b.columns) and list(a["combo_id"]) == list(b["combo_id"])
     for col in ("sharpe", "cagr", "max_drawdown", "n_trades", "excess_cagr"):
         np.testing.assert_allclose(b[col].to_numpy(), a[col].to_numpy(), rtol=1e-9)
-    assert main([*args, "--confirm", "2", "--out", str(tmp_path / "x")]) == 2
+    assert main([*args, "--engine", "backtrader", "--confirm", "2", "--out", str(tmp_path / "x")]) == 2

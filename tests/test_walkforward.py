@@ -10,8 +10,8 @@ from data_feeds import get_source
 from rotationlab import stats
 from rotationlab.config import RunConfig
 from rotationlab.errors import UserError
-from rotationlab.sweep import build_spec
-from rotationlab.walkforward import _windows, walk_forward
+from rotationlab.sweeps import build_spec
+from rotationlab.walk_forward import _windows, walk_forward
 
 
 @pytest.fixture(scope="module")

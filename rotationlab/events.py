@@ -198,8 +198,8 @@ def lag_sensitivity(config: RunConfig, data=None, metrics_fn=None) -> pd.DataFra
     open two days later: how much of the edge survives execution delay."""
     from dataclasses import replace
 
-    from reports.metrics import compute_metrics
-    metrics_fn = metrics_fn or compute_metrics
+    from rotationlab.metrics import compute_metrics
+    metrics_fn = metrics_fn or (lambda r: compute_metrics(r, with_tearsheet=False))
     rows = {}
     for fill in LAGS:
         res = run(replace(config, execution=replace(config.execution, fill=fill)), data=data)

@@ -371,7 +371,7 @@ def evaluate(base: RunConfig, axes, values, metrics: list[str], data: dict) -> l
         result = run(cfg, data=data)
     except UserError as exc:
         return [*map(cell, values), *([""] * len(metrics)), "", "", str(exc), combo_id(names, values)]
-    m = compute_metrics(result)["metrics"]
+    m = compute_metrics(result, with_tearsheet=False)["metrics"]
     p = result.provenance["period"]
     return [*map(cell, values), *(cell(m.get(k)) for k in metrics), p["trade_from"], p["trade_to"], "",
             combo_id(names, values)]

@@ -62,7 +62,7 @@ def trial_returns(spec, data: dict, jobs: int = 1) -> tuple[pd.DataFrame, pd.Ser
     the fast engine (the backtrader engine's exact decisions and fills); the benchmark's and the
     header of the first combination's run (provenance, versions)."""
     from rotationlab.engine import run
-    from rotationlab.sweep import fast_trials
+    from rotationlab.sweeps import fast_trials
     _, trials, calendar = fast_trials(spec, spec.combos, data, jobs)
     labels = [c.label(spec.axes) for c in spec.combos]
     frame = pd.DataFrame(trials.T, index=calendar, columns=labels)
