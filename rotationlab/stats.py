@@ -14,14 +14,18 @@ Bootstrap confidence intervals
     :func:`mean_ci_block_bootstrap` -- the same for event-study means.
 Random nulls (permutation-style p-values)
     :func:`random_date_null` -- event dates vs as many random eligible dates.
+    :func:`circular_shift_null` -- the whole pattern of event dates shifted by one random
+    offset (keeps their clustering).
     :func:`random_timing_null` -- a rotation strategy vs the same episodes placed at
     random non-overlapping dates; :func:`random_episode_starts`, :func:`episodes_from_mask`.
 Selection bias / overfitting
     :func:`probabilistic_sharpe_ratio`, :func:`expected_max_sharpe`,
     :func:`deflated_sharpe_ratio` (Bailey & Lopez de Prado 2012, 2014),
-    :func:`effective_number_of_trials`,
+    :func:`effective_number_of_trials` (the average-correlation one exact in O(T N) via
+    :func:`standardised_column_sum` and :func:`average_correlation_n_eff`),
     :func:`probability_of_backtest_overfitting` (CSCV; Bailey, Borwein, Lopez de Prado
-    & Zhu 2017).
+    & Zhu 2017), also from per-block sums of trials arriving in column chunks:
+    :func:`cscv_block_sums`, :func:`pbo_from_block_sums`, :func:`cscv_splits`.
 
 P-value convention
 ------------------
@@ -53,6 +57,7 @@ __all__ = [
     "block_bootstrap_ci",
     "mean_ci_block_bootstrap",
     "random_date_null",
+    "circular_shift_null",
     "random_timing_null",
     "random_episode_starts",
     "episodes_from_mask",
@@ -903,7 +908,7 @@ def cscv_block_sums(perf_matrix, n_splits: int = 16) -> dict:
         raise ValueError(f"{t_all} rows are too few for {s} splits")
     raw, cen, cen2 = (np.empty((s, n)) for _ in range(3))
     for j in range(0, n, _COLUMN_CHUNK):
-        part = m[dropped:, j:j + _COLUMN_CHUNK]
+        part = np.asfortranarray(m[dropped:, j:j + _COLUMN_CHUNK])  # each column reduced alike
         k = part.shape[1]
         blocks = part.reshape(s, size, k)
         centred = blocks - part.mean(axis=0)

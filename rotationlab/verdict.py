@@ -179,7 +179,7 @@ def event_study_verdict(results: dict, *, n_null: int, alpha: float = 0.05, leg:
                   key=lambda x: x[0])
     tested = [(h, r) for h, r in rows if "mean" in r and _finite(r.get("p_value_two_sided_cluster"))]
     adjusted = dict(zip([h for h, _ in tested],
-                        holm_adjust([r["p_value_two_sided_cluster"] for _, r in tested])))
+                        map(float, holm_adjust([r["p_value_two_sided_cluster"] for _, r in tested]))))
     conf = f"{1 - alpha:.0%}"
     by = []
     for h, r in rows:
@@ -253,8 +253,9 @@ def event_study_verdict(results: dict, *, n_null: int, alpha: float = 0.05, leg:
                 f"Closest: {describe(closest)}.")
     naive = [e for e in by if _finite(e["p_random_dates"]) and e["p_random_dates"] < alpha and e["counts_as"] is None]
     if naive:
-        text += (f" Drawing as many random dates would give p {naive[0]['p_random_dates_text']} at "
-                 f"{naive[0]['horizon_days']} days, but random dates ignore that the triggers come in clusters, "
+        low = min(naive, key=lambda e: e["p_random_dates"])
+        text += (f" Drawing as many random dates would give p {low['p_random_dates_text']} at "
+                 f"{low['horizon_days']} days, but random dates ignore that the triggers come in clusters, "
                  "which makes their outcomes far from independent; that p-value does not decide.")
     thin = [e for e in by if not e["enough_events"] and e["p_adjusted"] is not None]
     if thin and verdict != INCONCLUSIVE:
@@ -303,26 +304,28 @@ def run_verdict(statistics: dict, *, alpha: float | None = None, min_episodes: i
         return {**out, "verdict": INCONCLUSIVE, "sentence": text + (f"; {exc}." if exc else ".")}
     good = _finite(pg) and pg < alpha
     bad = _finite(pl) and pl < alpha
+    beat = f"the rule's timing beat {same} (p {ptext})"
+    where = {"above": ", above 0", "includes": ", which includes 0", "below": ", below 0"}.get(side, "")
+    excess = f"{exc}{where}" if exc else None
     if good and (ex is None or side == "above"):
         verdict = EDGE
-        text = (f"Evidence of an edge: {same} did at least as well as the rule with p {ptext}"
-                + (f", and {exc}." if exc else "."))
+        text = f"Evidence of an edge: {beat}" + (f", and {excess}." if excess else ".")
     elif bad and (ex is None or side == "below"):
         verdict = AGAINST
-        text = (f"Evidence against the rule: {same} did better than the rule with p {format_p(pl, n_draws)}"
-                + (f", and {exc}." if exc else "."))
+        text = (f"Evidence against the rule: {same} did better than the rule (p {format_p(pl, n_draws)})"
+                + (f", and {excess}." if excess else "."))
     else:
         verdict = NO_EDGE
         if good:
-            text = (f"No evidence of an edge: the rule's timing beat {same} (p {ptext}), but {exc}, "
-                    + ("which includes 0." if side == "includes" else "below 0: it still lost to the benchmark."))
+            text = f"No evidence of an edge: {beat}, but {excess}" + (
+                "." if side == "includes" else ": it still lost to the benchmark.")
         elif side == "above":
-            text = (f"No evidence of an edge from timing: {exc}, above 0, but {same} did as well (p {ptext}): "
+            text = (f"No evidence of an edge from timing: {excess}, but {same} did as well (p {ptext}): "
                     "the gain comes from holding the rotation basket for as long as the rule did, not from "
                     "when it switched.")
         else:
-            text = f"No evidence of an edge: {same} did at least as well as the rule with p {ptext}" + (
-                f", and {exc}." if exc else ".")
+            text = f"No evidence of an edge: {same} did at least as well as the rule (p {ptext})" + (
+                f", and {excess}." if excess else ".")
     return {**out, "verdict": verdict, "sentence": text}
 
 

@@ -4,6 +4,8 @@ pure noise, and clustered triggers on an autocorrelated series with no edge)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,6 +78,7 @@ def test_event_rule_on_hand_made_results():
     edge = V.event_study_verdict(_results(_row(5, mean=0.01, lo=0.002, hi=0.02, p=0.001),
                                           _row(20, mean=0.02, lo=-0.01, hi=0.05, p=0.4)), n_null=1000)
     assert edge["verdict"] == "evidence of an edge" and edge["n_horizons_tested"] == 2  # the other leg not judged
+    assert json.loads(json.dumps(edge)) == edge  # plain data, as study.json holds it
     assert edge["by_horizon"][0]["p_adjusted"] == pytest.approx(0.002)
     # p = 0.001 is below the two-sided floor of 1,000 draws: shown as the bound
     assert "at 5 days" in edge["sentence"] and "p < 0.002 (1,000 draws) against shifted" in edge["sentence"]
@@ -246,6 +249,7 @@ def test_run_rule_on_hand_made_statistics():
     held = V.run_verdict(_run_stats(0.31))
     assert held["verdict"] == "no evidence of an edge"
     assert "random dates did as well (p 0.310)" in held["sentence"] and "not from when it switched" in held["sentence"]
+    assert "+2.00% a year (95% CI +0.50% to +3.50%), above 0" in held["sentence"]
     # timing beats random, but the excess return's interval includes 0
     veto = V.run_verdict(_run_stats(0.004, excess=(0.01, -0.004, 0.025)))
     assert veto["verdict"] == "no evidence of an edge" and "which includes 0" in veto["sentence"]
