@@ -14,14 +14,18 @@ Bootstrap confidence intervals
     :func:`mean_ci_block_bootstrap` -- the same for event-study means.
 Random nulls (permutation-style p-values)
     :func:`random_date_null` -- event dates vs as many random eligible dates.
+    :func:`circular_shift_null` -- the whole pattern of event dates shifted by one random
+    offset (keeps their clustering).
     :func:`random_timing_null` -- a rotation strategy vs the same episodes placed at
     random non-overlapping dates; :func:`random_episode_starts`, :func:`episodes_from_mask`.
 Selection bias / overfitting
     :func:`probabilistic_sharpe_ratio`, :func:`expected_max_sharpe`,
     :func:`deflated_sharpe_ratio` (Bailey & Lopez de Prado 2012, 2014),
-    :func:`effective_number_of_trials`,
+    :func:`effective_number_of_trials` (the average-correlation one exact in O(T N) via
+    :func:`standardised_column_sum` and :func:`average_correlation_n_eff`),
     :func:`probability_of_backtest_overfitting` (CSCV; Bailey, Borwein, Lopez de Prado
-    & Zhu 2017).
+    & Zhu 2017), also from per-block sums of trials arriving in column chunks:
+    :func:`cscv_block_sums`, :func:`pbo_from_block_sums`, :func:`cscv_splits`.
 
 P-value convention
 ------------------
@@ -36,6 +40,7 @@ otherwise; kurtosis is *Pearson* kurtosis (normal = 3), not excess kurtosis.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -52,6 +57,7 @@ __all__ = [
     "block_bootstrap_ci",
     "mean_ci_block_bootstrap",
     "random_date_null",
+    "circular_shift_null",
     "random_timing_null",
     "random_episode_starts",
     "episodes_from_mask",
@@ -59,7 +65,12 @@ __all__ = [
     "expected_max_sharpe",
     "deflated_sharpe_ratio",
     "effective_number_of_trials",
+    "standardised_column_sum",
+    "average_correlation_n_eff",
     "probability_of_backtest_overfitting",
+    "cscv_splits",
+    "cscv_block_sums",
+    "pbo_from_block_sums",
 ]
 
 EULER_MASCHERONI = 0.5772156649015329
@@ -708,7 +719,86 @@ def deflated_sharpe_ratio(
     }
 
 
-def effective_number_of_trials(returns_matrix, method: str = "average_correlation") -> float:
+# --------------------------------------------------------------------------------------
+# Effective number of trials
+# --------------------------------------------------------------------------------------
+
+#: Above this many trials the eigenvalue methods of :func:`effective_number_of_trials` do not
+#: decompose the N x N correlation matrix (Nyholt is then estimated on a random sample of
+#: this many trials; Li-Ji is refused).
+MAX_EIGEN_TRIALS = 2000
+#: Before Li-Ji's indicator and floor, an eigenvalue within ``EIGEN_SNAP * N`` of an integer is
+#: taken to be that integer: the eigenvalues of a correlation matrix sum to N, so their rounding
+#: error is of the order of ``N * 1e-16``, and 7.9999999999 must count as 8, not as 7 + 0.99.
+EIGEN_SNAP = 1e-9
+_COLUMN_CHUNK = 1024
+
+
+def _finite_rows(x: np.ndarray) -> np.ndarray:
+    """The rows of a 2-D array finite in every column (the array itself when all are)."""
+    ok = np.ones(x.shape[0], dtype=bool)
+    for j in range(0, x.shape[1], _COLUMN_CHUNK):
+        ok &= np.isfinite(x[:, j:j + _COLUMN_CHUNK]).all(axis=1)
+    return x if ok.all() else x[ok]
+
+
+def standardised_column_sum(returns_matrix, *, first_column: int = 0) -> np.ndarray:
+    r"""Sum of the standardised columns of a T x N matrix, in O(T N) time.
+
+    .. math:: s = \sum_i z_i,\qquad z_i = \frac{x_i - \bar x_i}{\lVert x_i - \bar x_i\rVert}
+
+    so that :math:`z_i \cdot z_j = \rho_{ij}` (Pearson) and :math:`\lVert s\rVert^2 =
+    \sum_{i,j}\rho_{ij}`, the sum of every entry of the correlation matrix, without forming
+    it.  Columns are standardised a chunk at a time (no copy of the whole matrix).  The sums
+    of column chunks add up: trials arriving in chunks of whole columns can be accumulated.
+    A constant column raises ``ValueError`` (its correlation is undefined); ``first_column``
+    only numbers the columns in that message.  Rows must be finite.
+    """
+    x = np.asarray(returns_matrix, dtype=float)
+    if x.ndim != 2:
+        raise ValueError("returns_matrix must be 2-D (T x N)")
+    total = np.zeros(x.shape[0])
+    for j in range(0, x.shape[1], _COLUMN_CHUNK):
+        c = x[:, j:j + _COLUMN_CHUNK]
+        constant = c.max(axis=0) == c.min(axis=0)
+        if constant.any():
+            raise ValueError(f"correlation undefined: trial {first_column + j + int(np.argmax(constant))} "
+                             "is constant")
+        centred = c - c.mean(axis=0)
+        norm = np.sqrt((centred * centred).sum(axis=0))
+        total += (centred / norm).sum(axis=1)
+    return total
+
+
+def average_correlation_n_eff(correlation_sum: float, n_trials: int) -> float:
+    r""":math:`N_{eff} = \bar\rho + (1 - \bar\rho) N` from the sum S of every entry of the
+    N x N correlation matrix (diagonal included): :math:`\bar\rho = (S - N) / (N (N - 1))`,
+    clipped to [0, 1].  See :func:`standardised_column_sum` for S in O(T N)."""
+    n = int(n_trials)
+    if n <= 1:
+        return 1.0
+    rho = (float(correlation_sum) - n) / (n * (n - 1.0))
+    rho = min(1.0, max(0.0, rho))
+    return float(rho + (1.0 - rho) * n)
+
+
+def _n_eff_from_eigenvalues(eigenvalues, method: str) -> float:
+    """Nyholt or Li-Ji from the eigenvalues of an N x N correlation matrix (negative rounding
+    noise clipped to 0; Li-Ji snaps near-integers first, see ``EIGEN_SNAP``)."""
+    lam = np.clip(np.asarray(eigenvalues, dtype=float).ravel(), 0.0, None)
+    n = len(lam)
+    if method == "nyholt":
+        return float(1.0 + (n - 1) * (1.0 - np.var(lam, ddof=1) / n))
+    if method == "li_ji":
+        nearest = np.rint(lam)
+        lam = np.where(np.abs(lam - nearest) <= EIGEN_SNAP * n, nearest, lam)
+        return float(np.sum((lam >= 1).astype(float) + (lam - np.floor(lam))))
+    raise ValueError(f"unknown method {method!r}")
+
+
+def effective_number_of_trials(returns_matrix, method: str = "average_correlation", *,
+                               max_eigen_trials: int = MAX_EIGEN_TRIALS, seed: SeedLike = 0,
+                               details: bool = False):
     r"""Number of effectively independent trials among N correlated ones.
 
     ``returns_matrix``: T x N returns of the trials (rows with NaN dropped).
@@ -718,45 +808,122 @@ def effective_number_of_trials(returns_matrix, method: str = "average_correlatio
       Interpolates between N (independent) and 1 (identical trials); the rough estimate
       suggested with the DSR by Bailey & Lopez de Prado (2014) and Lopez de Prado's
       "Advances in Financial Machine Learning" (2018, ch. 8/14) for the number of
-      independent trials.
+      independent trials.  Exact at any N in O(T N) time and memory, without the N x N
+      matrix: the sum of its entries is :math:`\lVert\sum_i z_i\rVert^2`
+      (:func:`standardised_column_sum`).
     * ``"nyholt"``: eigenvalues :math:`\lambda_i` of the correlation matrix,
       :math:`N_{eff} = 1 + (N - 1)(1 - \mathrm{Var}(\lambda)/N)` (Nyholt 2004, Am. J. Hum.
-      Genet. 74:765-769).
+      Genet. 74:765-769).  Since :math:`\sum\lambda = N` and :math:`\sum\lambda^2 =
+      \sum_{ij}\rho_{ij}^2`, :math:`\mathrm{Var}(\lambda)/N` (ddof=1) is the mean squared
+      off-diagonal correlation :math:`\overline{\rho^2}`.  Above ``max_eigen_trials`` trials it
+      is estimated as :math:`1 + (N - 1)(1 - \overline{\rho^2})` over the pairs of a uniform
+      random sample of ``max_eigen_trials`` trials (``seed``): an unbiased estimate of the
+      mean over all pairs.
     * ``"li_ji"``: :math:`N_{eff} = \sum_i I(\lambda_i \ge 1) + (\lambda_i -
-      \lfloor\lambda_i\rfloor)` (Li & Ji 2005, Heredity 95:221-227).
+      \lfloor\lambda_i\rfloor)` (Li & Ji 2005, Heredity 95:221-227), with eigenvalues within
+      ``EIGEN_SNAP * N`` of an integer taken as that integer (rounding must not turn 8 into
+      7.9999999 and add almost 1).  Needs every eigenvalue: refused above
+      ``max_eigen_trials`` trials.
+
+    Returns the float, or with ``details=True`` a dict: ``n_effective``, ``method``,
+    ``exact`` (False when sampled), ``n_trials``, ``n_sampled`` (None unless sampled),
+    ``description`` (one line saying how it was computed).
     """
     x = np.asarray(returns_matrix, dtype=float)
     if x.ndim != 2:
         raise ValueError("returns_matrix must be 2-D (T x N)")
-    x = x[np.isfinite(x).all(axis=1)]
+    if method not in ("average_correlation", "nyholt", "li_ji"):
+        raise ValueError(f"unknown method {method!r}")
+    x = _finite_rows(x)
     n = x.shape[1]
+    sampled = None
     if n == 1:
-        return 1.0
-    corr = np.corrcoef(x, rowvar=False)
-    if not np.isfinite(corr).all():
-        raise ValueError("correlation undefined (a constant trial?)")
-    if method == "average_correlation":
-        rho = (corr.sum() - n) / (n * (n - 1))
-        rho = min(1.0, max(0.0, rho))
-        return float(rho + (1.0 - rho) * n)
-    lam = np.clip(np.linalg.eigvalsh(corr), 0.0, None)
-    if method == "nyholt":
-        return float(1.0 + (n - 1) * (1.0 - np.var(lam, ddof=1) / n))
-    if method == "li_ji":
-        return float(np.sum((lam >= 1).astype(float) + (lam - np.floor(lam))))
-    raise ValueError(f"unknown method {method!r}")
+        value, text = 1.0, "a single trial"
+    elif method == "average_correlation":
+        s = standardised_column_sum(x)
+        value = average_correlation_n_eff(float(s @ s), n)
+        text = "mean pairwise correlation, exact (sum of the standardised trials)"
+    elif n <= max_eigen_trials:
+        corr = np.corrcoef(x, rowvar=False)
+        if not np.isfinite(corr).all():
+            raise ValueError("correlation undefined (a constant trial?)")
+        value = _n_eff_from_eigenvalues(np.linalg.eigvalsh(corr), method)
+        text = f"{method} from the eigenvalues of the {n} x {n} correlation matrix"
+    elif method == "nyholt":
+        sampled = int(max_eigen_trials)
+        cols = np.sort(_rng(seed).choice(n, size=sampled, replace=False))
+        corr = np.corrcoef(x[:, cols], rowvar=False)
+        if not np.isfinite(corr).all():
+            raise ValueError("correlation undefined (a constant trial?)")
+        mean_sq = (float(np.sum(corr * corr)) - sampled) / (sampled * (sampled - 1.0))
+        value = float(1.0 + (n - 1) * (1.0 - mean_sq))
+        text = (f"nyholt from the mean squared correlation over a random sample of {sampled} of "
+                f"{n} trials (seed {seed})")
+    else:
+        raise ValueError(f"li_ji needs every eigenvalue of the {n} x {n} correlation matrix; {n} trials "
+                         f"exceed max_eigen_trials={max_eigen_trials}: use method='average_correlation' "
+                         "(exact at any size) or 'nyholt' (sampled), or raise max_eigen_trials")
+    if not details:
+        return float(value)
+    return {"n_effective": float(value), "method": method, "exact": sampled is None, "n_trials": int(n),
+            "n_sampled": sampled, "description": text}
 
 
 # --------------------------------------------------------------------------------------
 # Probability of backtest overfitting (CSCV)
 # --------------------------------------------------------------------------------------
 
+#: Metric values held at once by the CSCV scan (pairs of complementary splits x trials):
+#: 4 million doubles = 32 MB, whatever the number of trials.
+_CSCV_CELLS = 4_000_000
+
+
+@functools.lru_cache(maxsize=8)
+def cscv_splits(n_splits: int) -> np.ndarray:
+    r"""The :math:`\binom{S}{S/2}` in-sample block sets of CSCV, one row each (sorted block
+    indices), in ``itertools.combinations`` order.  Row ``C - 1 - i`` is the complement of row
+    ``i`` (the out-of-sample blocks of split i are the in-sample blocks of split C - 1 - i)."""
+    s = int(n_splits)
+    out = np.array(list(combinations(range(s), s // 2)), dtype=np.int64)
+    out.setflags(write=False)
+    return out
+
+
+def cscv_block_sums(perf_matrix, n_splits: int = 16) -> dict:
+    r"""Per-block sums from which CSCV computes the built-in metrics, a chunk of columns at a
+    time (no copy of the whole matrix).
+
+    Drops the first ``T mod S`` rows, splits the rest into S blocks of ``block_size`` rows and
+    returns, each S x N: ``raw`` (sums of the values), ``centred`` and ``centred_sq`` (sums of
+    the values minus their column mean over the rows used, and of their squares: the variance
+    is shift-invariant and centring avoids cancellation), plus ``block_size``, ``n_rows_used``,
+    ``n_rows_dropped``.  Sums of different column chunks can be concatenated column-wise.
+    """
+    m = np.asarray(perf_matrix, dtype=float)
+    s = int(n_splits)
+    t_all, n = m.shape
+    dropped = t_all % s
+    size = (t_all - dropped) // s
+    if size < 1:
+        raise ValueError(f"{t_all} rows are too few for {s} splits")
+    raw, cen, cen2 = (np.empty((s, n)) for _ in range(3))
+    for j in range(0, n, _COLUMN_CHUNK):
+        part = np.asfortranarray(m[dropped:, j:j + _COLUMN_CHUNK])  # each column reduced alike
+        k = part.shape[1]
+        blocks = part.reshape(s, size, k)
+        centred = blocks - part.mean(axis=0)
+        raw[:, j:j + k] = blocks.sum(axis=1)
+        cen[:, j:j + k] = centred.sum(axis=1)
+        cen2[:, j:j + k] = (centred * centred).sum(axis=1)
+    return {"raw": raw, "centred": cen, "centred_sq": cen2, "block_size": int(size),
+            "n_rows_used": int(t_all - dropped), "n_rows_dropped": int(dropped)}
+
+
 def _combo_metric(metric: str, sel: np.ndarray, raw1: np.ndarray, c1: np.ndarray,
                   c2: np.ndarray, count: int) -> np.ndarray:
     """Metric of every trial on the rows of the blocks selected by each row of ``sel``
     (combinations x S, 0/1), from per-block sums: raw sums ``raw1`` and sums ``c1``/``c2``
-    of the column-centred data and its square (variance is shift-invariant; centring
-    avoids cancellation)."""
+    of the column-centred data and its square."""
     mean = (sel @ raw1) / count
     if metric == "mean":
         return mean
@@ -764,6 +931,174 @@ def _combo_metric(metric: str, sel: np.ndarray, raw1: np.ndarray, c1: np.ndarray
     var = np.clip((sel @ c2 - count * cmean * cmean) / (count - 1), 0.0, None)
     with np.errstate(divide="ignore", invalid="ignore"):
         return mean / np.sqrt(var)
+
+
+def _fill_metric_rows(splits, rows, raw1, c1, c2, count, sharpe, tile, out):
+    """``out[q, i]`` = metric of trial i on the blocks ``splits[rows[q]]`` (compiled by numba).
+
+    The sums run over the blocks in increasing order, the order of the matrix product in
+    :func:`_combo_metric`, and the metric is the same expression, so values (and their ties)
+    are the same.  Columns go in tiles that stay in cache while every row is computed."""
+    n = raw1.shape[1]
+    h = splits.shape[1]
+    s1 = np.empty(tile)
+    s2 = np.empty(tile)
+    s3 = np.empty(tile)
+    for t0 in range(0, n, tile):
+        w = min(tile, n - t0)
+        for q in range(rows.shape[0]):
+            idx = splits[rows[q]]
+            dst = out[q, t0:t0 + w]
+            b = idx[0]
+            x1 = raw1[b, t0:t0 + w]
+            x2 = c1[b, t0:t0 + w]
+            x3 = c2[b, t0:t0 + w]
+            for i in range(w):
+                s1[i] = x1[i]
+                s2[i] = x2[i]
+                s3[i] = x3[i]
+            for j in range(1, h):
+                b = idx[j]
+                x1 = raw1[b, t0:t0 + w]
+                x2 = c1[b, t0:t0 + w]
+                x3 = c2[b, t0:t0 + w]
+                for i in range(w):
+                    s1[i] += x1[i]
+                    s2[i] += x2[i]
+                    s3[i] += x3[i]
+            if sharpe:
+                for i in range(w):
+                    cm = s2[i] / count
+                    var = (s3[i] - count * cm * cm) / (count - 1.0)
+                    if var < 0.0:
+                        var = 0.0
+                    dst[i] = (s1[i] / count) / np.sqrt(var)
+            else:
+                for i in range(w):
+                    dst[i] = s1[i] / count
+
+
+_FILL = None
+
+
+def _compiled_fill():
+    """The numba-compiled :func:`_fill_metric_rows`, or None without numba."""
+    global _FILL
+    if _FILL is None:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba is a dependency
+            _FILL = False
+        else:
+            _FILL = numba.njit(cache=True, nogil=True, error_model="numpy")(_fill_metric_rows)
+    return _FILL or None
+
+
+def _nan_metric() -> ValueError:
+    return ValueError("the metric is NaN for some trial and split (a constant trial?)")
+
+
+def _best_and_rank(r_is: np.ndarray, r_oos: np.ndarray):
+    """For each row: the in-sample best column (first of equal maxima, like ``argmax``), its
+    in- and out-of-sample values, and its out-of-sample rank among all columns in scipy's
+    average-rank convention: #{below} + (#{equal, itself included} + 1) / 2."""
+    if np.isnan(r_is).any() or np.isnan(r_oos).any():
+        raise _nan_metric()
+    rows = np.arange(len(r_is))
+    best = np.argmax(r_is, axis=1)
+    v = r_oos[rows, best]
+    below = np.count_nonzero(r_oos < v[:, None], axis=1)
+    equal = np.count_nonzero(r_oos == v[:, None], axis=1)
+    return best, r_is[rows, best], v, below + (equal + 1) / 2.0
+
+
+def _cscv_scan(splits: np.ndarray, raw1, c1, c2, count: int, metric: str, *, engine: str = "auto"):
+    """Best trial, its IS and OOS metric and OOS rank for every split, holding at most
+    ``_CSCV_CELLS`` metric values at once.  Each pass computes the metric on a chunk of block
+    sets and on their complements, which serve as each other's out-of-sample half.
+    ``engine``: ``"numba"``, ``"numpy"`` (matrix products, as :func:`_combo_metric`) or
+    ``"auto"`` (numba when installed)."""
+    n_combos, s = len(splits), raw1.shape[0]
+    n = raw1.shape[1]
+    fill = _compiled_fill() if engine in ("auto", "numba") else None
+    if engine == "numba" and fill is None:  # pragma: no cover - numba is a dependency
+        raise RuntimeError("numba is not installed")
+    best = np.empty(n_combos, dtype=np.int64)
+    is_perf, oos_perf, rank = (np.empty(n_combos) for _ in range(3))
+    n_pairs = n_combos // 2
+    pairs = max(1, min(n_pairs, _CSCV_CELLS // (2 * n)))
+    buf = np.empty((2 * pairs, n))
+    if fill is not None:
+        raw1, c1, c2 = (np.ascontiguousarray(a, dtype=float) for a in (raw1, c1, c2))
+    for lo in range(0, n_pairs, pairs):
+        k = min(n_pairs, lo + pairs) - lo
+        first = np.arange(lo, lo + k)
+        rows = np.concatenate([first, n_combos - 1 - first])
+        vals = buf[:2 * k]
+        if fill is not None:
+            fill(splits, rows, raw1, c1, c2, float(count), metric == "sharpe", 512, vals)
+        else:
+            sel = np.zeros((2 * k, s))
+            np.put_along_axis(sel, splits[rows], 1.0, axis=1)
+            vals[:] = _combo_metric(metric, sel, raw1, c1, c2, count)
+        for ins, oos, where in ((vals[:k], vals[k:], first), (vals[k:], vals[:k], n_combos - 1 - first)):
+            b, v_is, v_oos, r = _best_and_rank(ins, oos)
+            best[where], is_perf[where], oos_perf[where], rank[where] = b, v_is, v_oos, r
+    return best, is_perf, oos_perf, rank
+
+
+def _pbo_summary(best, is_perf, oos_perf, oos_rank, *, n_trials: int, n_splits: int, labels,
+                 metric_name: str, n_rows_used: int, n_rows_dropped: int, loss_threshold: float) -> dict:
+    omega = oos_rank / (n_trials + 1.0)
+    logits = np.log(omega / (1.0 - omega))
+    labels = labels if labels is not None else list(range(n_trials))
+    degradation = pd.DataFrame({
+        "is_perf": is_perf, "oos_perf": oos_perf, "oos_rank": oos_rank,
+        "relative_rank": omega, "logit": logits, "best_trial": [labels[b] for b in best],
+    })
+    finite = np.isfinite(is_perf) & np.isfinite(oos_perf)
+    if finite.sum() >= 2 and np.ptp(is_perf[finite]) > 0:
+        slope, intercept = np.polyfit(is_perf[finite], oos_perf[finite], 1)
+    else:
+        slope = intercept = float("nan")
+    return {
+        "pbo": float(np.mean(logits <= 0)),
+        "logits": logits,
+        "n_combinations": len(logits),
+        "n_splits": int(n_splits),
+        "n_trials": int(n_trials),
+        "n_rows_used": int(n_rows_used),
+        "n_rows_dropped": int(n_rows_dropped),
+        "metric": metric_name,
+        "degradation": degradation,
+        "slope": float(slope),
+        "intercept": float(intercept),
+        "prob_oos_loss": float(np.mean(oos_perf < loss_threshold)),
+    }
+
+
+def pbo_from_block_sums(raw, centred, centred_sq, block_size: int, *, metric: str = "sharpe",
+                        labels=None, loss_threshold: float = 0.0, n_rows_dropped: int = 0,
+                        engine: str = "auto") -> dict:
+    r""":func:`probability_of_backtest_overfitting` from the per-block sums of
+    :func:`cscv_block_sums` (S x N each; S = number of rows), for the built-in metrics
+    ``"sharpe"`` and ``"mean"``.  Memory O(S N) plus a fixed buffer of metric values; the
+    trials' returns are not needed, so trials can arrive in chunks of columns whose sums are
+    concatenated.  Same result dict."""
+    if metric not in ("sharpe", "mean"):
+        raise ValueError(f"unknown metric {metric!r}")
+    raw = np.asarray(raw, dtype=float)
+    s, n = raw.shape
+    if n < 2:
+        raise ValueError("perf_matrix must be T x N with N >= 2 trials")
+    if s < 2 or s % 2:
+        raise ValueError(f"n_splits must be an even integer >= 2, got {s}")
+    half = int(block_size) * (s // 2)
+    best, is_perf, oos_perf, rank = _cscv_scan(cscv_splits(s), raw, centred, centred_sq, half, metric,
+                                               engine=engine)
+    return _pbo_summary(best, is_perf, oos_perf, rank, n_trials=n, n_splits=s, labels=labels,
+                        metric_name=metric, n_rows_used=int(block_size) * s, n_rows_dropped=n_rows_dropped,
+                        loss_threshold=loss_threshold)
 
 
 def probability_of_backtest_overfitting(
@@ -791,7 +1126,11 @@ def probability_of_backtest_overfitting(
 
     ``metric``: ``"sharpe"`` (per-period mean / std, ddof=1), ``"mean"``, or a callable
     taking a 2-D array (rows x N) and returning N values (higher = better).  The built-in
-    metrics are computed from per-block sums, so S=16 (12,870 combinations) is fast.
+    metrics are computed from per-block sums (:func:`cscv_block_sums`,
+    :func:`pbo_from_block_sums`) in O(T N + C(S, S/2) N) time and O(S N) memory plus a fixed
+    buffer: the rank of the in-sample best is counted (values below it plus half the ties),
+    not found by ranking every trial, and the metric of a block set serves both as the
+    in-sample half of one split and the out-of-sample half of its complement.
 
     Returns
     -------
@@ -807,73 +1146,36 @@ def probability_of_backtest_overfitting(
     m = np.asarray(perf_matrix, dtype=float)
     if m.ndim != 2 or m.shape[1] < 2:
         raise ValueError("perf_matrix must be T x N with N >= 2 trials")
-    if not np.isfinite(m).all():
-        raise ValueError("perf_matrix must not contain NaN/inf")
+    for j in range(0, m.shape[1], _COLUMN_CHUNK):
+        if not np.isfinite(m[:, j:j + _COLUMN_CHUNK]).all():
+            raise ValueError("perf_matrix must not contain NaN/inf")
     s = int(n_splits)
     if s < 2 or s % 2:
         raise ValueError(f"n_splits must be an even integer >= 2, got {n_splits}")
-    t_all, n = m.shape
-    dropped = t_all % s
-    m = m[dropped:]
-    size = len(m) // s
-    if size < 1:
-        raise ValueError(f"{t_all} rows are too few for {s} splits")
-    labels = labels if labels is not None else list(range(n))
-
-    combos = list(combinations(range(s), s // 2))
-    in_sample = np.zeros((len(combos), s), dtype=bool)
-    for i, c in enumerate(combos):
-        in_sample[i, list(c)] = True
-    blocks = m.reshape(s, size, n)
-    half = size * (s // 2)
     if isinstance(metric, str):
         if metric not in ("sharpe", "mean"):
             raise ValueError(f"unknown metric {metric!r}")
-        centred = blocks - m.mean(axis=0)
-        raw1 = blocks.sum(axis=1)                    # (S, N)
-        c1 = centred.sum(axis=1)
-        c2 = (centred * centred).sum(axis=1)
-        ins = in_sample.astype(float)
-        r_is = _combo_metric(metric, ins, raw1, c1, c2, half)
-        r_oos = _combo_metric(metric, 1.0 - ins, raw1, c1, c2, half)
-        metric_name = metric
-    else:
-        r_is = np.empty((len(combos), n))
-        r_oos = np.empty((len(combos), n))
-        for i in range(len(combos)):
-            r_is[i] = np.asarray(metric(blocks[in_sample[i]].reshape(-1, n)), dtype=float)
-            r_oos[i] = np.asarray(metric(blocks[~in_sample[i]].reshape(-1, n)), dtype=float)
-        metric_name = getattr(metric, "__name__", repr(metric))
-
-    if np.isnan(r_is).any() or np.isnan(r_oos).any():
-        raise ValueError("the metric is NaN for some trial and split (a constant trial?)")
-    best = np.argmax(r_is, axis=1)
-    rows = np.arange(len(combos))
-    oos_rank = sps.rankdata(r_oos, axis=1)[rows, best]
-    omega = oos_rank / (n + 1.0)
-    logits = np.log(omega / (1.0 - omega))
-    is_perf = r_is[rows, best]
-    oos_perf = r_oos[rows, best]
-    degradation = pd.DataFrame({
-        "is_perf": is_perf, "oos_perf": oos_perf, "oos_rank": oos_rank,
-        "relative_rank": omega, "logit": logits, "best_trial": [labels[b] for b in best],
-    })
-    finite = np.isfinite(is_perf) & np.isfinite(oos_perf)
-    if finite.sum() >= 2 and np.ptp(is_perf[finite]) > 0:
-        slope, intercept = np.polyfit(is_perf[finite], oos_perf[finite], 1)
-    else:
-        slope = intercept = float("nan")
-    return {
-        "pbo": float(np.mean(logits <= 0)),
-        "logits": logits,
-        "n_combinations": len(combos),
-        "n_splits": s,
-        "n_trials": n,
-        "n_rows_used": int(len(m)),
-        "n_rows_dropped": int(dropped),
-        "metric": metric_name,
-        "degradation": degradation,
-        "slope": float(slope),
-        "intercept": float(intercept),
-        "prob_oos_loss": float(np.mean(oos_perf < loss_threshold)),
-    }
+        sums = cscv_block_sums(m, s)
+        return pbo_from_block_sums(sums["raw"], sums["centred"], sums["centred_sq"], sums["block_size"],
+                                   metric=metric, labels=labels, loss_threshold=loss_threshold,
+                                   n_rows_dropped=sums["n_rows_dropped"])
+    t_all, n = m.shape
+    dropped = t_all % s
+    size = (t_all - dropped) // s
+    if size < 1:
+        raise ValueError(f"{t_all} rows are too few for {s} splits")
+    blocks = m[dropped:].reshape(s, size, n)
+    splits = cscv_splits(s)
+    n_combos = len(splits)
+    best = np.empty(n_combos, dtype=np.int64)
+    is_perf, oos_perf, rank = (np.empty(n_combos) for _ in range(3))
+    for i, c in enumerate(splits):
+        inside = np.zeros(s, dtype=bool)
+        inside[c] = True
+        r_is = np.asarray(metric(blocks[inside].reshape(-1, n)), dtype=float)[None, :]
+        r_oos = np.asarray(metric(blocks[~inside].reshape(-1, n)), dtype=float)[None, :]
+        b, v_is, v_oos, r = _best_and_rank(r_is, r_oos)
+        best[i], is_perf[i], oos_perf[i], rank[i] = b[0], v_is[0], v_oos[0], r[0]
+    return _pbo_summary(best, is_perf, oos_perf, rank, n_trials=n, n_splits=s, labels=labels,
+                        metric_name=getattr(metric, "__name__", repr(metric)), n_rows_used=size * s,
+                        n_rows_dropped=dropped, loss_threshold=loss_threshold)

@@ -408,6 +408,93 @@ def test_effective_number_of_trials():
     assert st.effective_number_of_trials(eq) == pytest.approx(rho + (1 - rho) * 10, rel=0.05)
 
 
+def _li_ji_floor(lam):
+    """Li & Ji's count with a plain floor, as written in the paper (no rounding guard)."""
+    lam = np.clip(lam, 0.0, None)
+    return float(np.sum((lam >= 1).astype(float) + (lam - np.floor(lam))))
+
+
+def test_li_ji_is_robust_to_eigenvalue_rounding():
+    """A correlation matrix of three groups of identical trials (sizes 4, 3, 1) has the exact
+    eigenvalues 4, 3, 1, 0, ..., 0, so Li-Ji gives 1 + 1 + 1 = 3.  Perturbed by 1e-12 (as
+    rounding does), an eigenvalue of 3.999999999999 floors to 3 and adds 0.999...: the plain
+    floor then counts 4 or 5.  The snapped count stays 3; a genuinely fractional eigenvalue is
+    left alone."""
+    from scipy.linalg import block_diag
+    corr = block_diag(np.ones((4, 4)), np.ones((3, 3)), np.ones((1, 1)))
+    naive_wrong = 0
+    for seed in range(20):
+        e = np.random.default_rng(seed).normal(size=corr.shape)
+        e = (e + e.T) / 2
+        np.fill_diagonal(e, 0.0)
+        lam = np.linalg.eigvalsh(corr + 1e-12 * e)
+        assert st._n_eff_from_eigenvalues(lam, "li_ji") == 3.0
+        naive_wrong += _li_ji_floor(lam) > 3.5
+    assert naive_wrong >= 10  # the perturbation does push eigenvalues below their integers
+    assert st._n_eff_from_eigenvalues([2.5, 1.25, 0.25, 0.0], "li_ji") == pytest.approx(1.5 + 1.25 + 0.25)
+    assert st._n_eff_from_eigenvalues([4 - 1e-12, 3 + 1e-12, 1 - 1e-13, 1e-14, -1e-15, 0, 0, 0],
+                                      "li_ji") == 3.0
+
+
+def test_li_ji_on_trials_with_integer_eigenvalues():
+    """Trials that are copies of three mutually uncorrelated zero-mean series (rows of a
+    Hadamard matrix), 4 + 3 + 1 copies with 1e-13 noise: Li-Ji = 3, Nyholt and the average
+    correlation agree with their closed forms."""
+    from scipy.linalg import hadamard
+    h = hadamard(8)[1:4].T.astype(float)  # 8 days x 3 orthogonal zero-mean series
+    base = np.repeat(h, 4, axis=0)        # 32 days
+    x = np.column_stack([base[:, [0]]] * 4 + [base[:, [1]]] * 3 + [base[:, [2]]])
+    x = x + 1e-13 * np.random.default_rng(0).normal(size=x.shape)
+    assert st.effective_number_of_trials(x, "li_ji") == pytest.approx(3.0, abs=1e-9)
+    # mean off-diagonal correlation: (4*3 + 3*2) ones over 8*7 pairs; mean squared likewise
+    rho = 18 / 56
+    assert st.effective_number_of_trials(x) == pytest.approx(rho + (1 - rho) * 8, rel=1e-9)
+    assert st.effective_number_of_trials(x, "nyholt") == pytest.approx(1 + 7 * (1 - rho), rel=1e-9)
+
+
+def test_average_correlation_is_exact_without_the_matrix():
+    """The O(T N) sum of standardised columns gives the same N_eff as the mean of the
+    off-diagonal entries of np.corrcoef, NaN rows are dropped, and the sums of column chunks
+    add up (trials can arrive in chunks)."""
+    rng = np.random.default_rng(34)
+    for n in (2, 7, 50):
+        x = rng.normal(size=(300, n)) + rng.normal(size=(300, 1)) * rng.uniform(0, 2)
+        x[::37, rng.integers(n)] = np.nan
+        xf = x[np.isfinite(x).all(axis=1)]
+        corr = np.corrcoef(xf, rowvar=False)
+        rho = min(1.0, max(0.0, (corr.sum() - n) / (n * (n - 1))))
+        assert st.effective_number_of_trials(x) == pytest.approx(rho + (1 - rho) * n, rel=1e-12)
+        s = st.standardised_column_sum(xf)
+        assert s @ s == pytest.approx(corr.sum(), rel=1e-12)
+        parts = st.standardised_column_sum(xf[:, : n // 2]) + st.standardised_column_sum(xf[:, n // 2:])
+        np.testing.assert_allclose(parts, s, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="trial 1 is constant"):
+        st.standardised_column_sum(np.column_stack([rng.normal(size=10), np.ones(10)]))
+    d = st.effective_number_of_trials(rng.normal(size=(100, 3)), details=True)
+    assert d["exact"] and d["method"] == "average_correlation" and d["n_sampled"] is None
+
+
+def test_nyholt_equals_mean_squared_correlation_and_samples_large_n():
+    """Var(eigenvalues)/N = mean squared off-diagonal correlation, so Nyholt's N_eff is
+    1 + (N-1)(1 - mean r^2); above max_eigen_trials it is that formula over a random sample of
+    trials (an unbiased estimate of the mean over all pairs), and Li-Ji is refused."""
+    rng = np.random.default_rng(35)
+    x = rng.normal(size=(400, 120)) + 0.8 * rng.normal(size=(400, 3)) @ rng.normal(size=(3, 120))
+    corr = np.corrcoef(x, rowvar=False)
+    mean_sq = (np.sum(corr * corr) - 120) / (120 * 119)
+    exact = st.effective_number_of_trials(x, "nyholt")
+    assert exact == pytest.approx(1 + 119 * (1 - mean_sq), rel=1e-9)
+    d = st.effective_number_of_trials(x, "nyholt", max_eigen_trials=60, seed=1, details=True)
+    assert not d["exact"] and d["n_sampled"] == 60 and "random sample of 60 of 120" in d["description"]
+    assert d["n_effective"] == pytest.approx(exact, rel=0.1)
+    again = st.effective_number_of_trials(x, "nyholt", max_eigen_trials=60, seed=1)
+    assert again == d["n_effective"]
+    with pytest.raises(ValueError, match="li_ji needs every eigenvalue"):
+        st.effective_number_of_trials(x, "li_ji", max_eigen_trials=60)
+    with pytest.raises(ValueError, match="unknown method"):
+        st.effective_number_of_trials(x, "eigen")
+
+
 # ------------------------------------------------------------------------------------
 # PBO (CSCV)
 # ------------------------------------------------------------------------------------
@@ -507,3 +594,92 @@ def test_pbo_rejects_bad_input():
     bad[:, 1] = 0.0
     with pytest.raises(ValueError, match="NaN"):
         st.probability_of_backtest_overfitting(bad, 4)
+
+
+def _pbo_whole_matrix(m, n_splits, metric):
+    """CSCV as computed before the chunked scan (kept as the reference): both C x N metric
+    matrices built at once by matrix products, the OOS rank by ``scipy.stats.rankdata``."""
+    m = np.asarray(m, dtype=float)
+    s = n_splits
+    t_all, n = m.shape
+    dropped = t_all % s
+    m = m[dropped:]
+    size = len(m) // s
+    combos = list(combinations(range(s), s // 2))
+    ins = np.zeros((len(combos), s))
+    for i, c in enumerate(combos):
+        ins[i, list(c)] = 1.0
+    blocks = m.reshape(s, size, n)
+    half = size * (s // 2)
+    centred = blocks - m.mean(axis=0)
+    raw1, c1, c2 = blocks.sum(axis=1), centred.sum(axis=1), (centred * centred).sum(axis=1)
+
+    def metric_of(sel):
+        mean = (sel @ raw1) / half
+        if metric == "mean":
+            return mean
+        cmean = (sel @ c1) / half
+        var = np.clip((sel @ c2 - half * cmean * cmean) / (half - 1), 0.0, None)
+        return mean / np.sqrt(var)
+
+    r_is, r_oos = metric_of(ins), metric_of(1.0 - ins)
+    best = np.argmax(r_is, axis=1)
+    rows = np.arange(len(combos))
+    rank = sps.rankdata(r_oos, axis=1)[rows, best]
+    ties = np.count_nonzero(r_oos == r_oos[rows, best][:, None], axis=1)
+    return best, r_is[rows, best], r_oos[rows, best], rank, ties
+
+
+def _tied_matrices():
+    rng = np.random.default_rng(43)
+    dup = rng.normal(0, 0.01, (203, 7))
+    dup[:, 3] = dup[:, 0]          # identical trials tie in every split, in and out of sample
+    dup[:, 6] = dup[:, 0]
+    ints = rng.integers(-3, 4, (96, 12)).astype(float)  # small integers: sums exact, ties galore
+    ints[:, 5] = ints[:, 2]
+    edge = rng.normal(0, 0.01, (640, 30))
+    edge[:, 4] += 0.003            # a clear best, and its duplicate
+    edge[:, 9] = edge[:, 4]
+    return [(dup, 10, True), (ints, 8, True), (edge, 16, True), (rng.normal(size=(50, 2)), 4, False)]
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_pbo_scan_equals_whole_matrix_reference(engine, monkeypatch):
+    """The chunked scan (counted ranks, complementary block sets sharing one metric row,
+    a small buffer forcing many chunks) reproduces the whole-matrix computation: the same best
+    trial, OOS rank (ties averaged as scipy does) and logits in every split; the metric values
+    to rounding (the matrix products may sum in another order in the last bit)."""
+    monkeypatch.setattr(st, "_CSCV_CELLS", 64)
+    for m, s, tied in _tied_matrices():
+        for metric in ("sharpe", "mean"):
+            best, is_perf, oos_perf, rank, ties = _pbo_whole_matrix(m, s, metric)
+            assert (ties.max() > 1) == tied  # the best ties with other trials out of sample
+            sums = st.cscv_block_sums(m, s)
+            r = st.pbo_from_block_sums(sums["raw"], sums["centred"], sums["centred_sq"], sums["block_size"],
+                                       metric=metric, n_rows_dropped=sums["n_rows_dropped"], engine=engine)
+            d = r["degradation"]
+            np.testing.assert_array_equal(d["best_trial"].to_numpy(), best)
+            np.testing.assert_array_equal(d["oos_rank"].to_numpy(), rank)
+            np.testing.assert_allclose(d["is_perf"], is_perf, rtol=1e-13, atol=1e-15)
+            np.testing.assert_allclose(d["oos_perf"], oos_perf, rtol=1e-13, atol=1e-15)
+            omega = rank / (m.shape[1] + 1)
+            np.testing.assert_array_equal(r["logits"], np.log(omega / (1 - omega)))
+            assert r["pbo"] == np.mean(np.log(omega / (1 - omega)) <= 0)
+            assert (r["n_rows_used"], r["n_rows_dropped"]) == (len(m) - len(m) % s, len(m) % s)
+
+
+def test_pbo_public_entry_matches_block_sums_and_splits_pair_up():
+    rng = np.random.default_rng(44)
+    m = pd.DataFrame(rng.normal(0, 0.01, (330, 9)), columns=[f"t{i}" for i in range(9)])
+    r = st.probability_of_backtest_overfitting(m, 10)
+    sums = st.cscv_block_sums(m.to_numpy(), 10)
+    r2 = st.pbo_from_block_sums(sums["raw"], sums["centred"], sums["centred_sq"], sums["block_size"],
+                                labels=list(m.columns), n_rows_dropped=sums["n_rows_dropped"])
+    np.testing.assert_array_equal(r["logits"], r2["logits"])
+    assert r["degradation"]["best_trial"].tolist() == r2["degradation"]["best_trial"].tolist()
+    splits = st.cscv_splits(10)
+    assert len(splits) == 252 and [tuple(x) for x in splits] == list(combinations(range(10), 5))
+    for i in (0, 17, 125):  # row C-1-i is the complement of row i
+        assert sorted(set(range(10)) - set(splits[i])) == list(splits[len(splits) - 1 - i])
+    with pytest.raises(ValueError, match="unknown metric"):
+        st.probability_of_backtest_overfitting(m, 10, metric="sortino")
