@@ -253,13 +253,9 @@ def run(config=None, *, data=None, rule=None, stats: bool = True, **kw) -> Run:
     _emit(result.warnings)
     metrics = compute_metrics(result)
     if stats:
+        from rotationlab.verdict import run_verdict
         metrics["statistics"] = run_statistics(result, seed=s.seed)
-        try:
-            from rotationlab.verdict import run_verdict
-        except ImportError:  # pragma: no cover
-            run_verdict = None
-        if run_verdict is not None:
-            metrics["statistics"]["verdict"] = run_verdict(metrics["statistics"])
+        metrics["statistics"]["verdict"] = run_verdict(metrics["statistics"])
     return Run(result=result, metrics=metrics, settings=s, data=bars)
 
 
@@ -533,12 +529,9 @@ def study(config=None, *, data=None, lag: bool = True, **kw) -> StudyRun:
     es = event_study(s.run, horizons=st.horizons, entry_lag=st.entry_lag, n_boot=st.n_boot, n_null=st.n_null,
                      seed=s.seed, data=bars)
     _emit(es.result.warnings)
-    try:
-        from rotationlab.verdict import study_verdict
-    except ImportError:  # pragma: no cover
-        study_verdict = None
-    if study_verdict is not None:
-        es.summary["verdict"] = study_verdict(es.summary)
+    from rotationlab.verdict import event_study_verdict
+    es.summary["verdict"] = event_study_verdict(es.summary["results"], n_null=es.summary["n_null"],
+                                                alpha=es.summary["alpha"])
     table = lag_sensitivity(s.run, data=bars) if lag else None
     return StudyRun(study=es, lag=table, settings=s)
 

@@ -520,8 +520,8 @@ def cmd_study(args) -> int:
         r = sm["results"].get(f"rotation_minus_growth_{h}d", {})
         if "mean" in r:
             print(f"  rotation minus growth, {h:>3}d: mean {r['mean']:+.2%}  CI {r['ci_low']:+.2%}..{r['ci_high']:+.2%}"
-                  f"  p(shifted dates) {format_p(r['p_value_two_sided_cluster'], sm['n_null'])}"
-                  f"  p(random dates) {format_p(r['p_value_two_sided'], sm['n_null'])}"
+                  f"  p(shifted dates) {format_p(r['p_value_two_sided_cluster'], sm['n_null'], two_sided=True)}"
+                  f"  p(random dates) {format_p(r['p_value_two_sided'], sm['n_null'], two_sided=True)}"
                   f"  {r['n_independent']} independent")
     v = sm.get("verdict")
     if v:

@@ -281,11 +281,7 @@ def build_result(config: RunConfig, rule, lay: Layout, rec: dict, engine: str) -
     rejected = pd.DataFrame(rec["rejected"], columns=["date", "symbol", "size", "status"])
     signals = None
     if rule.has_signal and rule._signal_rows is not None:
-        signals = pd.DataFrame(rule._signal_rows)
-        if len(signals):
-            signals = signals[signals["date"] >= lay.trade_from].set_index("date")
-        else:
-            signals = pd.DataFrame(columns=["spread", "triggered", "state"])
+        signals = rule.signal_frame(lay.calendar, start=lay.tf)
     closes = pd.DataFrame(lay.closes, index=lay.calendar).loc[lay.trade_from:]
     bench = None
     if config.benchmark:

@@ -459,12 +459,14 @@ class SeriesContext:
 
     kind = "series"
 
-    def __init__(self, env, names: dict | None = None, *, length: int | None = None):
+    def __init__(self, env, names: dict | None = None, *, length: int | None = None,
+                 window_limit: int | None = None):
         self.env = env
         self.names = dict(names or {})
         self.functions = SERIES_FUNCTIONS
         self.symbols = list(env.symbols)
         self._length = length
+        self._window_limit = window_limit
 
     @property
     def length(self) -> int:
@@ -473,6 +475,12 @@ class SeriesContext:
                 raise ValueError("a SeriesContext without symbols needs length=")
             self._length = len(self.env.close(self.symbols[0]))
         return self._length
+
+    @property
+    def window_limit(self) -> int:
+        """The longest window allowed: the data's length, or (for a per-bar evaluation on the
+        last bars only) the whole history's, given as ``window_limit``."""
+        return self._window_limit if self._window_limit is not None else self.length
 
 
 class Panel:
@@ -540,6 +548,43 @@ class Expr:
             self.check(context)
         ev = _Eval(self, context)
         return ev.finish(ev.margin(self.root))
+
+    def lookback(self, names: dict | None = None) -> int | None:
+        """Bars of history (the decision bar included) the series value at a bar depends on, with
+        parameters ``names``: ``ret(S, n)`` needs n + 1, ``sma/max/min/zscore(x, n)`` n - 1 more
+        than x. Evaluating on the last ``lookback`` bars gives the same value at the last bar as
+        evaluating on the whole history. None when it cannot be told (a window that is not a
+        number or a parameter)."""
+        names = names or {}
+
+        def window(node):
+            if node.kind == "num":
+                v = node.value
+            elif node.kind == "name" and _is_number(names.get(node.value)):
+                v = names[node.value]
+            else:
+                return None
+            return int(v) if float(v) == int(v) and v >= 1 else None
+
+        def need(node):
+            if node.kind == "call":
+                fn, args = node.value, node.children
+                if fn in ("close", "open", "high", "low"):
+                    return 1
+                if fn == "ret":
+                    n = window(args[1])
+                    return None if n is None else n + 1
+                if fn in ("sma", "max", "min", "zscore") and len(args) == 2:
+                    n, inner = window(args[1]), (1 if _is_symbol_arg(args[0], names) else need(args[0]))
+                    return None if n is None or inner is None else n - 1 + inner
+                if fn == "abs":
+                    return need(args[0])
+                return None
+            if not node.children:
+                return 1
+            parts = [need(c) for c in node.children]
+            return None if any(p is None for p in parts) else max(parts)
+        return need(self.root)
 
     def needed_symbols(self, names: dict | None = None) -> tuple:
         """The symbols a series evaluation with parameters ``names`` fetches (before loading data)."""
@@ -870,8 +915,8 @@ class _Eval:
             shown = str(int(x)) if math.isfinite(x) and x == int(x) else repr(arr.item())
             self.fail(f"the window of {fn}() must be a whole number of bars from {lowest} to {limit:,}, got {shown}")
         n = int(x)
-        if self.series and n > self.ctx.length:
-            self.fail(f"the window of {fn}() is {n:,} bars, longer than the data ({self.ctx.length:,} bars)")
+        if self.series and n > self.ctx.window_limit:
+            self.fail(f"the window of {fn}() is {n:,} bars, longer than the data ({self.ctx.window_limit:,} bars)")
         return n
 
     # -- scalar ----------------------------------------------------------------------------

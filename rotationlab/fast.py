@@ -156,44 +156,57 @@ def per_bar_decisions(rule, closes: dict, extra: dict, dates) -> Decisions:
     rule._hist = h
     rule._signal_rows = [] if rule.has_signal else None
     rule.start()
-    T = len(dates)
+    T = len(h._dates)
     codes = np.full(T, -1, dtype=np.int16)
     force = np.zeros(T, dtype=bool)
     rows: list = []
-    by_key: dict = {}
-    by_id: dict = {}
+    by_key: dict = {}     # canonical weights over the traded symbols -> row
+    by_items: dict = {}   # the dict's own items (as returned) -> row
+    by_id: dict = {}      # the very object returned before -> row
     decide = rule.decide
     for t in range(T):
         h.t = t
         d = decide(h)
         if d is None:
             continue
-        if isinstance(d, Target):
+        if type(d) is Target:
             force[t] = d.rebalance
             d = d.weights
         hit = by_id.get(id(d))
         if hit is not None and hit[0] is d:
             codes[t] = hit[1]
             continue
-        if not tset.issuperset(d):
-            raise UserError(f"{rule.name()} targets {', '.join(sorted(set(d) - tset))}, which it does not trade; "
-                            "list every symbol it may hold in symbols()['traded']")
-        key = tuple(float(d.get(s, 0.0)) for s in traded)
-        k = by_key.get(key)
+        items = tuple(d.items())
+        k = by_items.get(items)
         if k is None:
-            k = by_key[key] = len(rows)
-            rows.append(dict(zip(traded, key)))
-            if len(rows) > 30_000:
-                raise UserError(f"{rule.name()} returned more than 30,000 different target weightings; the fast "
-                                "engine needs a rule with a bounded set of targets (use --engine backtrader)")
+            if not tset.issuperset(d):
+                raise UserError(f"{rule.name()} targets {', '.join(sorted(set(d) - tset))}, which it does not "
+                                "trade; list every symbol it may hold in symbols()['traded']")
+            key = tuple(float(d.get(s, 0.0)) for s in traded)
+            k = by_key.get(key)
+            if k is None:
+                k = by_key[key] = len(rows)
+                rows.append(dict(zip(traded, key)))
+                if len(rows) > 30_000:
+                    raise UserError(f"{rule.name()} returned more than 30,000 different target weightings; the "
+                                    "fast engine needs a rule with a bounded set of targets (use --engine backtrader)")
+            by_items[items] = k
         by_id[id(d)] = (d, k)
         codes[t] = k
-    rotated = None
-    if rule._signal_rows is not None:
-        state = {r["date"]: r.get("state") == "rotated" for r in rule._signal_rows}
-        rotated = np.array([state.get(d, False) for d in dates], dtype=bool)
-    return Decisions(codes=codes, rows=rows, force=force if force.any() else None,
-                     rotated=rotated if rotated is not None else np.zeros(T, dtype=bool))
+    rotated = np.zeros(T, dtype=bool)
+    for t, f in rule._signal_rows or ():
+        if f.get("state") == "rotated":
+            rotated[t] = True
+    return Decisions(codes=codes, rows=rows, force=force if force.any() else None, rotated=rotated)
+
+
+def _dates_from(panel: Panel, d0: int) -> list:
+    """The panel's dates from bar d0 as a list of Timestamps (built once per panel)."""
+    key = ("dates-list", None, None, None)
+    full = panel.cache.get(key)
+    if full is None:
+        full = panel.cache[key] = list(panel.calendar)
+    return full[d0:]
 
 
 def _decisions(rule, panel: Panel, d0: int, mode: str) -> Decisions:
@@ -205,7 +218,7 @@ def _decisions(rule, panel: Panel, d0: int, mode: str) -> Decisions:
             return dec
         if mode == "vectorized":
             raise UserError(f"{rule.name()} has no vectorized form; use the per-bar form")
-    return per_bar_decisions(rule, closes, extra, dates)
+    return per_bar_decisions(rule, closes, extra, _dates_from(panel, d0))
 
 
 def _rotations(rule, dec: Decisions, tf_rel: int) -> int:

@@ -29,7 +29,7 @@ def rule_state(config: RunConfig, data: dict, rule, asof=None) -> dict:
     lay.tf = lay_tf  # every bar is a "warm-up" bar: decisions only, no trading
     h = prepare_rule(rule, lay)
     h.t = len(lay.calendar) - 1
-    rows = rule._signal_rows or []
+    rows = [{"date": lay.calendar[t], **f} for t, f in (rule._signal_rows or [])]
     last = rows[-1] if rows else {}
     state = last.get("state")
     if state is None:

@@ -892,12 +892,8 @@ def _run_locked(spec, data, folder, rows, resume, jobs, dask_scheduler, progress
         if overfit:
             outcome.overfitting = overfitting_of(spec, trials, calendar, data)
             if outcome.overfitting is not None:
-                try:
-                    from rotationlab.verdict import sweep_verdict
-                except ImportError:  # pragma: no cover
-                    sweep_verdict = None
-                if sweep_verdict is not None and outcome.overfitting.get("applicable"):
-                    outcome.overfitting["verdict"] = sweep_verdict(outcome.overfitting)
+                from rotationlab.verdict import sweep_verdict
+                outcome.overfitting["verdict"] = sweep_verdict(outcome.overfitting)
                 folder.write_text("overfitting.json", _dump(outcome.overfitting))
     outcome.manifest = {"config": config, "data": prov, "extra": man_extra}
     outcome._finish = lambda: write_manifest("complete", len(done) + computed)  # noqa: SLF001

@@ -42,13 +42,14 @@ class History:
     reachable. ``close(s)`` and friends return the series up to and including ``t``; NaN marks
     bars before a symbol's first price."""
 
-    __slots__ = ("_closes", "_lists", "_extra", "_dates", "t")
+    __slots__ = ("_closes", "_lists", "_extra", "_dates", "_index", "t")
 
     def __init__(self, closes: dict[str, np.ndarray], dates, t: int = 0, extra: dict | None = None):
         self._closes = closes
         self._lists = {s: c.tolist() for s, c in closes.items()}  # fast scalar reads
         self._extra = extra or {}  # {"open"|"high"|"low": {symbol: ndarray}}
-        self._dates = dates
+        self._index = dates
+        self._dates = dates if isinstance(dates, list) else list(dates)  # Timestamps, fast to index
         self.t = t
 
     @property
@@ -59,6 +60,11 @@ class History:
     def prev_date(self):
         """The previous bar's date (None on the first bar)."""
         return self._dates[self.t - 1] if self.t > 0 else None
+
+    @property
+    def n_bars(self) -> int:
+        """Bars in the whole calendar (not all of them visible: only those through ``t``)."""
+        return len(self._dates)
 
     @property
     def symbols(self) -> list[str]:
@@ -248,7 +254,16 @@ class Rule:
     def log_signal(self, **fields) -> None:
         """Record the signal at this close (``spread``, ``triggered``, ``state``...)."""
         if self._signal_rows is not None:
-            self._signal_rows.append({"date": self._hist.date, **fields})
+            self._signal_rows.append((self._hist.t, fields))
+
+    def signal_frame(self, dates, start: int = 0):
+        """The logged signal as a DataFrame indexed by date (bars from ``start``)."""
+        import pandas as pd
+        rows = [(t, f) for t, f in (self._signal_rows or []) if t >= start]
+        if not rows:
+            return pd.DataFrame(columns=["spread", "triggered", "state"], index=pd.DatetimeIndex([], name="date"))
+        frame = pd.DataFrame([f for _, f in rows], index=pd.DatetimeIndex([dates[t] for t, _ in rows], name="date"))
+        return frame
 
     # -- describing the rule ---------------------------------------------------------------------
     @classmethod
