@@ -95,9 +95,14 @@ def distribution_figure(st, leg: str = "rotation_minus_growth"):
 
 
 def events_figure(st):
-    """The Dow and the Nasdaq (rebased, log scale) with every trigger date marked, and the spread."""
-    p = st.result.config["params"]
-    dow, nas = p.get("dow_symbol"), p.get("nasdaq_symbol")
+    """The rule's two signal legs (or its rotation and growth baskets' first symbols), rebased,
+    log scale, with every event date marked, and the logged signal."""
+    res = st.result
+    info = res.signal_info or {}
+    legs = info.get("legs") or [next(iter(res.baskets.get("rotation") or {None: 0})),
+                                next(iter(res.baskets.get("growth") or {None: 0}))]
+    dow, nas = legs[0], legs[1]
+    p = {"threshold": info.get("threshold") or 0.0, "lookback_days": res.config["params"].get("lookback_days")}
     closes = st.result.closes
     with style():
         fig, (ax1, ax2) = new_figure(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
@@ -111,14 +116,15 @@ def events_figure(st):
         trig = st.events.index
         y = (closes[dow] / closes[dow].dropna().iloc[0]).reindex(trig)
         ax1.scatter(trig, y, s=10, color=TRIGGER_COLOR, zorder=3, label=f"trigger ({len(trig)} days)", gid="triggers")
-        ax1.set_title(f"Triggers on the Dow and the Nasdaq, {_title_period(st)}", loc="left")
+        ax1.set_title(f"Events on {dow} and {nas}, {_title_period(st)}", loc="left")
         ax1.legend(loc="upper left", fontsize=9)
         sig = st.result.signals
-        ax2.plot(sig.index, sig["spread"], color="#1f77b4", lw=0.6, label="spread (Dow minus Nasdaq return)", gid="spread")
+        ax2.plot(sig.index, sig["spread"], color="#1f77b4", lw=0.6, label=f"signal ({info.get('label', 'spread')})",
+                 gid="spread")
         ax2.axhline(p.get("threshold", 0), color=TRIGGER_COLOR, ls="--", lw=1,
                     label=f"threshold {p.get('threshold', 0):.2%}")
         ax2.scatter(trig, st.events["spread"], s=8, color=TRIGGER_COLOR, zorder=3)
-        ax2.set_title(f"Spread over {p.get('lookback_days')} days", loc="left", fontsize=11)
+        ax2.set_title(f"Signal: {info.get('label', 'spread')}", loc="left", fontsize=11)
         pct_axis(ax2, 0)
         ax2.legend(loc="lower left", fontsize=9, ncols=2)
         date_axis(ax2)

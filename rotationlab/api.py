@@ -64,6 +64,8 @@ def tables(kw: dict) -> dict:
             raise UserError(f"unknown setting {k!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
                             + f"; settings: {', '.join(KEYWORDS)}")
         table, key = KEYWORDS[k]
+        if isinstance(v, Path):
+            v = str(v)
         if table is None:
             out[key] = v
         else:
@@ -74,7 +76,11 @@ def tables(kw: dict) -> dict:
 
 
 def settings(config=None, labels: dict | None = None, **kw) -> CF.Settings:
-    """:class:`~rotationlab.configfile.Settings` from ``config`` and keyword overrides."""
+    """:class:`~rotationlab.configfile.Settings` from ``config`` and keyword overrides (``rule``:
+    a Rule class defined in Python, or ``path.py:Class``, instead of ``strategy``)."""
+    if kw.get("rule") is not None:
+        kw["strategy"] = _rule_name(kw.pop("rule"))
+    kw.pop("rule", None)
     over = tables(kw)
     if isinstance(config, CF.Settings):
         if not over:
@@ -240,9 +246,7 @@ def run(config=None, *, data=None, rule=None, stats: bool = True, **kw) -> Run:
     from rotationlab.engine import run as engine_run
     from rotationlab.metrics import compute_metrics
     from rotationlab.runstats import run_statistics
-    if rule is not None:
-        kw["strategy"] = _rule_name(rule)
-    s = settings(config, **kw)
+    s = settings(config, rule=rule, **kw)
     cfg = s.run
     from rotationlab.config import make_rule
     r = make_rule(cfg.strategy, cfg.params)

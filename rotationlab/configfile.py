@@ -21,7 +21,7 @@ A config file holds what the command line can say, grouped in tables::
     [strategy]
     name = "dow_nasdaq_divergence"         # or "path/to/rule.py:ClassName"
     [strategy.params]
-    dow_symbol = "DIA"
+    lookback_days = 10
     rotation_symbols = ["DIA", "IWM"]
 
     [costs]                                # execution: cash, commission_bps, slippage_bps, fill,

@@ -76,7 +76,7 @@ broadcast); names are numeric parameters. Functions, all causal (the value at ba
 * ``abs(x)``.
 
 S (the first argument of close/open/high/low/ret) is a symbol: ``DIA``, ``^DJI`` or a quoted
-``'BRK-B'``; a string parameter (``dow_symbol``) stands for its value. The first argument of
+``'BRK-B'``; a string parameter (``leader``) stands for its value. The first argument of
 sma/max/min/zscore is a series expression or a symbol meaning its close: a bare name there is a
 parameter if the context has one by that name (a string parameter is a symbol), otherwise a
 symbol, so :meth:`Expr.needed_symbols` knows before any data is loaded what will be fetched.

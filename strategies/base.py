@@ -49,7 +49,7 @@ class History:
         self._lists = {s: c.tolist() for s, c in closes.items()}  # fast scalar reads
         self._extra = extra or {}  # {"open"|"high"|"low": {symbol: ndarray}}
         self._index = dates
-        self._dates = dates if isinstance(dates, list) else list(dates)  # Timestamps, fast to index
+        self._dates = dates if isinstance(dates, list) else ([] if dates is None else list(dates))  # fast to index
         self.t = t
 
     @property

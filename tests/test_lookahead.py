@@ -27,6 +27,9 @@ CASES = {
     "momentum_rotation": {"lookback_days": "40"},
     "always_rotated": {},
     "golden_cross_timing": {"fast_days": "20", "slow_days": "60"},
+    "signal_rule": {"enter": "ret(^DJI, 5) - ret(^IXIC, 5) >= 0.01 and close(^GSPC) > sma(^GSPC, 20)",
+                    "exit": "ret(^IXIC, 5) > ret(^DJI, 5)", "growth_symbols": "^IXIC", "rotation_symbols": "^DJI",
+                    "hold_days": "5", "cash_when": "zscore(^IXIC, 20) < -2"},
 }
 
 

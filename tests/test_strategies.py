@@ -157,9 +157,10 @@ def test_parameter_errors_are_one_line_with_did_you_mean():
 def test_every_strategy_documents_its_rule_and_parameters():
     assert {"dow_nasdaq_divergence", "buy_and_hold", "static_blend", "momentum_rotation", "always_rotated",
             "golden_cross_timing"} <= set(STRATEGIES)
+    example = {"signal_rule": {"enter": "ret(DIA, 5) >= 0.01", "exit": "ret(DIA, 5) < 0", "growth_symbols": "QQQ"}}
     for key, cls in STRATEGIES.items():
         assert key == key.lower() and " " not in key
-        assert cls.rule and "{" not in cls.create({}).sentence()
+        assert cls.rule and "{" not in cls.create(example.get(key, {})).sentence()
         assert set(cls.param_docs) == set(cls.defaults()), key
 
 
