@@ -433,7 +433,7 @@ def sweep(config=None, *, data=None, grid=None, resume: bool = False, force: boo
     res = SweepRun(spec=spec, frame=frame, outcome=outcome, overfitting=over, out=out, settings=s,
                    confirmed=confirmed)
     if report:
-        best = _best_run(spec, frame, bars)
+        best = _best_run(spec, frame, bars, sw.engine)
         from reports.sweep_report import write_sweep_report
         write_sweep_report(res, outcome.folder, heatmap=heat, top=sw.top, pdf=s.report.pdf, html=s.report.html,
                            best=best)
@@ -441,18 +441,23 @@ def sweep(config=None, *, data=None, grid=None, resume: bool = False, force: boo
     return res
 
 
-def _best_run(spec, frame, bars):
-    """The best row run again in backtrader (for its equity figure and the benchmark's metrics)."""
+def _best_run(spec, frame, bars, engine: str = "fast"):
+    """The best row's equity (the fast engine's, exactly backtrader's; or a backtrader run for
+    backtrader sweeps) and the benchmark's metrics, for the report."""
     from rotationlab import sweeps as S
-    from rotationlab.engine import run as engine_run
     from rotationlab.metrics import compute_metrics
     ok = frame[(frame["error"] == "") & frame[spec.metric].notna()]
     if not len(ok):
         return None
     best = S.ranked(ok, spec.metric).iloc[0]
     combo = next(c for c in spec.combos if c.id == best["combo_id"])
-    result = engine_run(spec.config(combo), data=bars)
-    return {"result": result, "combo": combo, "metrics": compute_metrics(result)}
+    from rotationlab import fast
+    if engine == "fast" and fast.kernel_available():
+        result = fast.result_for(fast.Prepared(spec.base, bars), dict(zip(spec.names, combo.values)))
+    else:
+        from rotationlab.engine import run as engine_run
+        result = engine_run(spec.config(combo), data=bars)
+    return {"result": result, "combo": combo, "metrics": compute_metrics(result, with_tearsheet=False)}
 
 
 def _confirm_fast(spec, data, frame, n, seed, jobs) -> str:

@@ -452,6 +452,29 @@ def _run_group(base, panel, group, pool, jobs, keep_equity, on_chunk, chunk, mod
                 equity[ci] = eq[i, tf:]
 
 
+def placements(prepared: Prepared, param_sets: list[dict]) -> list:
+    """Where each parameter set would trade, without running it: ``(panel, Placement)`` per set,
+    or ``(None, message)`` where the engine would refuse it (the same placement run_fast uses)."""
+    base = prepared.base
+    resolve = _Resolver(base)
+    out = []
+    cache: dict = {}
+    for i, ps in enumerate(param_sets):
+        c = resolve(i, dict(ps))
+        panel = prepared.panel(c.symbols)
+        if isinstance(panel, UserError):
+            out.append((None, str(panel)))
+            continue
+        key = (c.symbols, tuple(c.needed), c.warmup)
+        if key not in cache:
+            try:
+                cache[key] = (panel, place(panel, c.needed, c.warmup, base.start, c.rule.name(), base.benchmark))
+            except UserError as exc:
+                cache[key] = (None, str(exc))
+        out.append(cache[key])
+    return out
+
+
 # -- per-bar decisions in worker processes ----------------------------------------------------------
 _PB: dict = {}
 
@@ -666,3 +689,31 @@ def warm_up() -> float:
     from strategies import machine
     machine.run_states(np.zeros(2, bool), np.zeros(2, bool), np.zeros(2, bool), np.zeros(2, bool), 0, 0)
     return time.perf_counter() - t0
+
+
+def result_for(prepared: Prepared, params: dict):
+    """One combination as a :class:`~rotationlab.results.RunResult` from the fast engine: its
+    equity (exactly backtrader's), the benchmark and growth references, the days it was rotated
+    (as the signal's ``state``), provenance and execution; no trade list or weights (run it in
+    backtrader for those). For a sweep's best row, without running it again."""
+    from rotationlab.config import make_rule
+    from rotationlab.engine import build_result
+    from rotationlab.layout import layout
+    base = prepared.base
+    cfg = config_for(base, params)
+    rule = make_rule(cfg.strategy, cfg.params)
+    res = run_fast(prepared, [params], jobs=1)
+    if res.errors[0]:
+        raise UserError(res.errors[0])
+    c = _Resolver(base)(0, dict(params))
+    panel = prepared.panel(c.symbols)
+    lay = layout(cfg, prepared.data, rule, panel=panel)
+    dec = _decisions(rule, panel, lay.placement.d0, "auto")
+    n = len(lay.dates)
+    rec = {"equity": list(res.equity[0]), "weights": [{}] * n, "targets": [{}] * n, "trades": [], "rejected": []}
+    rotated = np.asarray(dec.rotated if dec.rotated is not None else np.zeros(len(lay.calendar), bool))[lay.tf:]
+    rule._signal_rows = None
+    out = build_result(cfg, rule, lay, rec, engine="fast")
+    signals = pd.DataFrame({"state": np.where(rotated, "rotated", "growth")}, index=lay.dates.rename("date"))
+    import dataclasses as _dc
+    return _dc.replace(out, signals=signals if rule.has_signal else None)

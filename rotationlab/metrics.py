@@ -32,11 +32,23 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import empyrical as ep
 import numpy as np
 import pandas as pd
 
 from rotationlab.results import RunResult
+
+
+class _Lazy:
+    """empyrical, imported on first use (it imports scipy and more: commands that only need the
+    metric names, such as a fast sweep's columns, do not pay for it)."""
+
+    def __getattr__(self, name):
+        import empyrical
+        globals()["ep"] = empyrical
+        return getattr(empyrical, name)
+
+
+ep = _Lazy()
 
 __all__ = [
     "PERIODS", "N_WORST_DRAWDOWNS", "N_TEARSHEET_DRAWDOWNS", "METRIC_ROWS", "RELATIVE", "RELATIVE_KEYS",

@@ -678,33 +678,113 @@ def _refuse_resume(old: dict, identity: dict, new_hash: str, new_data: str) -> N
                         f"{str(old_data)[:12]} then, {new_data[:12]} now); use a new --out")
 
 
-def fast_trials(spec: SweepSpec, combos: list[Combo], data: dict, jobs: int | None = None, on_row=None):
+def fast_trials(spec: SweepSpec, combos: list[Combo], data: dict, jobs: int | None = None):
     """Run ``combos`` with the fast engine; returns (results, trial returns (len(combos) x dates),
-    dates): each combination's daily returns on the union calendar (NaN where it does not trade)."""
+    dates): each combination's daily returns on the union calendar (NaN where it does not trade).
+    Holds the whole matrix in memory: for walk-forward and small grids (sweeps stream theirs, see
+    :class:`TrialStream`)."""
     import numpy as np
 
     from rotationlab import fast
     sets = [dict(zip(spec.names, c.values)) for c in combos]
     prep = fast.prepare(spec.base, data, sets)
-    cals = [p.calendar for p in prep._panels.values() if not isinstance(p, UserError)]
-    calendar = cals[0]
-    for c in cals[1:]:
-        calendar = calendar.union(c)
-    trials = np.full((len(sets), len(calendar)), np.nan)
-    where: dict = {}
+    stream = TrialStream(prep, sets, folder=None, overfit=False)
+    res = fast.run_fast(prep, sets, jobs=jobs, keep_equity=False, on_chunk=stream.on_chunk)
+    return res, stream.matrix, stream.calendar
 
-    def on_chunk(idx, eq, tfa, panel):
+
+class TrialStream:
+    """Every combination's daily returns as the fast engine produces them, chunk by chunk: into
+    ``trials.npy`` (a memory-mapped file in the sweep folder, combinations x dates on the union
+    calendar, NaN where a combination does not trade) or an in-memory matrix, and into the
+    overfitting statistics (:class:`rotationlab.overfit.OverfitAccumulator`, on the days every
+    combination trades), so no whole matrix is ever held in memory."""
+
+    def __init__(self, prep, sets: list[dict], *, folder=None, overfit: bool = True, labels=None, benchmark=None):
+        import numpy as np
+
+        from rotationlab import fast
+        from rotationlab.overfit import OverfitAccumulator
+        self.sets = sets
+        places = fast.placements(prep, sets)
+        panels = {id(p): p for p, _ in places if p is not None}
+        cal = None
+        for p in panels.values():  # from the first trading day of any combination on that panel
+            days = p.calendar[min(pl.tf for q, pl in places if q is p):]
+            cal = days if cal is None else cal.union(days)
+        self.calendar = cal
+        self.ok = np.array([p is not None for p, _ in places], dtype=bool)
+        # the days on which every combination that runs has a return
+        common = None
+        for p in panels.values():
+            tfs = [pl.tf for q, pl in places if q is p]
+            days = p.calendar[max(tfs) + 1:]
+            common = days if common is None else common.intersection(days)
+        self.common = common
+        self._pos = {}
+        self._cpos = {}
+        self.folder = folder
+        self.matrix = None
+        self._tmp = None
+        if cal is not None:
+            shape = (len(sets), len(cal))
+            if folder is None:
+                self.matrix = np.full(shape, np.nan)
+            else:
+                import tempfile
+                fd, self._tmp = tempfile.mkstemp(prefix=f".{TRIALS_FILE}.", suffix=".tmp", dir=folder.path)
+                os.close(fd)
+                self.matrix = np.lib.format.open_memmap(self._tmp, mode="w+", dtype="<f8", shape=shape)
+                self.matrix[:] = np.nan
+        self.acc = None
+        if overfit and common is not None and int(self.ok.sum()) >= 2:
+            b = None
+            if benchmark is not None:
+                b = benchmark.reindex(common)
+            self.acc = OverfitAccumulator(common, benchmark=b)
+        self.labels = labels or [str(i) for i in range(len(sets))]
+        self._buf: list = []
+
+    def on_chunk(self, idx, eq, tfa, panel) -> None:
+        import numpy as np
         key = id(panel)
-        if key not in where:
-            where[key] = calendar.get_indexer(panel.calendar)
-        pos = where[key]
-        for i, ci in enumerate(idx):
+        if key not in self._pos:
+            self._pos[key] = self.calendar.get_indexer(panel.calendar)
+            self._cpos[key] = panel.calendar.get_indexer(self.common) if self.common is not None else None
+        pos, cpos = self._pos[key], self._cpos[key]
+        rets = np.full((len(idx), len(panel.calendar)), np.nan)
+        for i in range(len(idx)):
             tf = int(tfa[i])
             e = eq[i, tf:]
             with np.errstate(divide="ignore", invalid="ignore"):
-                trials[ci, pos[tf + 1:]] = e[1:] / e[:-1] - 1.0
-    res = fast.run_fast(prep, sets, jobs=jobs, keep_equity=False, on_chunk=on_chunk)
-    return res, trials, calendar
+                rets[i, tf + 1:] = e[1:] / e[:-1] - 1.0
+        if self.matrix is not None:
+            keep = pos >= 0  # panel days before any combination trades are not in the file
+            self.matrix[np.asarray(idx)[:, None], pos[keep][None, :]] = rets[:, keep]
+        if self.acc is not None:
+            self.acc.add(np.ascontiguousarray(rets[:, cpos].T), [self.labels[i] for i in idx])
+
+    def finish(self) -> dict | None:
+        """Close the file (renamed into place atomically) and return the overfitting dict."""
+        if self._tmp is not None:
+            from rotationlab.atomic import umask
+            self.matrix.flush()
+            del self.matrix
+            self.matrix = None
+            os.chmod(self._tmp, 0o666 & ~umask())
+            os.replace(self._tmp, self.folder.path / TRIALS_FILE)
+            self._tmp = None
+            self.folder.adopt(TRIALS_FILE)
+            self.folder.write_text(TRIAL_DATES_FILE, "date\n" + "".join(f"{d:%Y-%m-%d}\n" for d in self.calendar))
+        return self.acc.result() if self.acc is not None else None
+
+    def abandon(self) -> None:
+        if self._tmp is not None:
+            try:
+                os.unlink(self._tmp)
+            except OSError:
+                pass
+            self._tmp = None
 
 
 def _fast_cells(spec, combos, res) -> list[list[str]]:
@@ -718,30 +798,28 @@ def _fast_cells(spec, combos, res) -> list[list[str]]:
     return rows
 
 
-def overfitting_of(spec: SweepSpec, trials, calendar, data: dict) -> dict | None:
-    """The overfitting section (deflated Sharpe, PBO) of every trial, in excess of the benchmark."""
-    import pandas as pd
-
-    from rotationlab.overfit import overfitting
-    if len(spec.combos) < 2:
-        return None
-    frame = pd.DataFrame(trials.T, index=calendar, columns=[c.label(spec.axes) for c in spec.combos])
-    bench = None
+def benchmark_returns(spec: SweepSpec, data: dict):
+    """The benchmark's daily close-to-close returns (the basis of the excess statistics)."""
     if spec.base.benchmark and spec.base.benchmark in data:
-        bench = data[spec.base.benchmark].frame["close"].pct_change().reindex(calendar)
-    return overfitting(frame, benchmark=bench)
+        return data[spec.base.benchmark].frame["close"].pct_change()
+    return None
 
 
-def write_trials(folder, trials, calendar) -> None:
-    """``trials.npy`` (combinations x dates, in sweep.csv's row order; NaN where a combination
-    does not trade) and ``trials_dates.csv``."""
-    import io
-
-    import numpy as np
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(trials, dtype="<f8"), allow_pickle=False)
-    folder.write_bytes(TRIALS_FILE, buf.getvalue())
-    folder.write_text(TRIAL_DATES_FILE, "date\n" + "".join(f"{d:%Y-%m-%d}\n" for d in calendar))
+def run_fast_sweep(spec: SweepSpec, combos: list[Combo], data: dict, folder, jobs: int | None, overfit: bool = True):
+    """The fast engine over ``combos``, streaming the trials into the folder and the overfitting
+    statistics: (results, overfitting dict or None)."""
+    from rotationlab import fast
+    sets = [dict(zip(spec.names, c.values)) for c in combos]
+    prep = fast.prepare(spec.base, data, sets)
+    stream = TrialStream(prep, sets, folder=folder, overfit=overfit and len(sets) >= 2,
+                         labels=[c.label(spec.axes) for c in combos], benchmark=benchmark_returns(spec, data))
+    try:
+        res = fast.run_fast(prep, sets, jobs=jobs, keep_equity=False, on_chunk=stream.on_chunk)
+        over = stream.finish()
+    except BaseException:
+        stream.abandon()
+        raise
+    return res, over
 
 
 def read_trials(out):
@@ -822,7 +900,7 @@ def _run_locked(spec, data, folder, rows, resume, jobs, dask_scheduler, progress
         from rotationlab import fast
         fast.warm_up()  # compile or load the kernel before the clock starts
         t0 = time.monotonic()
-        res, trials, calendar = fast_trials(spec, spec.combos, data, jobs)
+        res, over = run_fast_sweep(spec, spec.combos, data, folder, jobs, overfit)
         cells = _fast_cells(spec, spec.combos, res)
         keep = {i: cells[order[i]] for i in done}
         new = [c for c in cells if c[-1] not in done]
@@ -880,21 +958,16 @@ def _run_locked(spec, data, folder, rows, resume, jobs, dask_scheduler, progress
         rows.close()
         rows.finalize(order)
         outcome.seconds = time.monotonic() - t0
-        trials = calendar = None
-        if overfit and len(spec.combos) >= 2:
-            from rotationlab import fast
-            if fast.kernel_available():
-                _, trials, calendar = fast_trials(spec, spec.combos, data, jobs)
+        over = None
+        from rotationlab import fast
+        if fast.kernel_available():  # the trials (and their statistics) from the fast engine: the same trades
+            _, over = run_fast_sweep(spec, spec.combos, data, folder, jobs, overfit)
     outcome.computed, outcome.errors = computed, errors
-    if trials is not None:
-        write_trials(folder, trials, calendar)
-        outcome.trials = (trials, calendar)
-        if overfit:
-            outcome.overfitting = overfitting_of(spec, trials, calendar, data)
-            if outcome.overfitting is not None:
-                from rotationlab.verdict import sweep_verdict
-                outcome.overfitting["verdict"] = sweep_verdict(outcome.overfitting)
-                folder.write_text("overfitting.json", _dump(outcome.overfitting))
+    if over is not None:
+        from rotationlab.verdict import sweep_verdict
+        over["verdict"] = sweep_verdict(over)
+        outcome.overfitting = over
+        folder.write_text("overfitting.json", _dump(over))
     outcome.manifest = {"config": config, "data": prov, "extra": man_extra}
     outcome._finish = lambda: write_manifest("complete", len(done) + computed)  # noqa: SLF001
     write_manifest("complete", len(done) + computed)

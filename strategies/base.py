@@ -278,14 +278,22 @@ class Rule:
                for k, x in self.values.items()}
         return template.format(**fmt)
 
+    def _roles(self) -> dict:
+        """:meth:`symbols`, computed once per instance (parameters do not change)."""
+        cache = self.__dict__.get("_roles_cache")
+        if cache is None:
+            roles = self.symbols()
+            needed = list(dict.fromkeys([*roles.get("signal", []), *roles.get("growth", []),
+                                         *roles.get("rotation", []), *roles.get("traded", [])]))
+            cache = self.__dict__["_roles_cache"] = (needed, list(dict.fromkeys(roles.get("traded", []))))
+        return cache
+
     def needed(self) -> list[str]:
         """Every symbol the rule reads or trades (signal first), without duplicates."""
-        roles = self.symbols()
-        return list(dict.fromkeys([*roles.get("signal", []), *roles.get("growth", []),
-                                   *roles.get("rotation", []), *roles.get("traded", [])]))
+        return list(self._roles()[0])
 
     def traded(self) -> list[str]:
-        return list(dict.fromkeys(self.symbols().get("traded", [])))
+        return list(self._roles()[1])
 
 
 class PanelHistory:

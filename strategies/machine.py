@@ -45,34 +45,41 @@ def step(state, pend, held, valid, entered, confirmed, exited, confirm_days, hol
     return state, pend, held
 
 
-try:
-    import numba as _numba
-except ImportError:  # pragma: no cover - numba is a dependency
-    _numba = None
+_RUN = None
 
-if _numba is not None:
-    _step = _numba.njit(cache=True, nogil=True)(step)
 
-    @_numba.njit(cache=True, nogil=True)
-    def _run(valid, entered, confirmed, exited, confirm_days, hold_days, out):
-        state, pend, held = 0, 0, 0
-        for t in range(valid.shape[0]):
-            state, pend, held = _step(state, pend, held, valid[t], entered[t], confirmed[t], exited[t],
-                                      confirm_days, hold_days)
-            out[t] = state
-else:  # pragma: no cover
-    def _run(valid, entered, confirmed, exited, confirm_days, hold_days, out):
-        state, pend, held = 0, 0, 0
-        for t in range(valid.shape[0]):
-            state, pend, held = step(state, pend, held, valid[t], entered[t], confirmed[t], exited[t],
-                                     confirm_days, hold_days)
-            out[t] = state
+def _compiled():
+    """The compiled loop (numba imported on first use: per-bar runs never need it)."""
+    global _RUN
+    if _RUN is None:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba is a dependency
+            def run(valid, entered, confirmed, exited, confirm_days, hold_days, out):
+                state, pend, held = 0, 0, 0
+                for t in range(valid.shape[0]):
+                    state, pend, held = step(state, pend, held, valid[t], entered[t], confirmed[t], exited[t],
+                                             confirm_days, hold_days)
+                    out[t] = state
+            _RUN = run
+            return _RUN
+        jstep = numba.njit(cache=True, nogil=True)(step)
+
+        @numba.njit(cache=True, nogil=True)
+        def run(valid, entered, confirmed, exited, confirm_days, hold_days, out):
+            state, pend, held = 0, 0, 0
+            for t in range(valid.shape[0]):
+                state, pend, held = jstep(state, pend, held, valid[t], entered[t], confirmed[t], exited[t],
+                                          confirm_days, hold_days)
+                out[t] = state
+        _RUN = run
+    return _RUN
 
 
 def run_states(valid, entered, confirmed, exited, confirm_days: int, hold_days: int) -> np.ndarray:
     """The state after each close (int8: GROWTH, PENDING, ROTATED) over whole boolean arrays."""
     out = np.empty(len(valid), dtype=np.int8)
-    _run(np.ascontiguousarray(valid, dtype=np.bool_), np.ascontiguousarray(entered, dtype=np.bool_),
+    _compiled()(np.ascontiguousarray(valid, dtype=np.bool_), np.ascontiguousarray(entered, dtype=np.bool_),
          np.ascontiguousarray(confirmed, dtype=np.bool_), np.ascontiguousarray(exited, dtype=np.bool_),
          int(confirm_days), int(hold_days), out)
     return out
