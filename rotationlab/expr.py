@@ -97,6 +97,7 @@ a NaN margin is unknown, and ``and``/``or`` follow Kleene logic (a negative marg
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import re
@@ -460,13 +461,17 @@ class SeriesContext:
     kind = "series"
 
     def __init__(self, env, names: dict | None = None, *, length: int | None = None,
-                 window_limit: int | None = None):
+                 window_limit: int | None = None, memo: dict | None = None):
         self.env = env
         self.names = dict(names or {})
         self.functions = SERIES_FUNCTIONS
         self.symbols = list(env.symbols)
         self._length = length
         self._window_limit = window_limit
+        #: optional dict shared by evaluations on the same data (e.g. every combination of a
+        #: sweep): series sub-expressions are kept there keyed by their form and the values of
+        #: the parameters they use, so ``ret(DIA, lookback_days)`` is computed once per value
+        self.memo = memo
 
     @property
     def length(self) -> int:
@@ -614,9 +619,15 @@ def _walk(root: Node):
 
 
 def parse(text: str, *, what: str = "--constraint") -> Expr:
-    """Parse ``text`` (syntax and size limits only; ``what`` names the flag in messages)."""
+    """Parse ``text`` (syntax and size limits only; ``what`` names the flag in messages).
+    Expressions are immutable: the same text parses once (the last 2,048 are kept)."""
     if not isinstance(text, str):
         raise ExprError(what, str(text), "not a text")
+    return _parse_cached(text, what)
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_cached(text: str, what: str) -> Expr:
 
     def fail(reason):
         raise ExprError(what, text, reason)
@@ -852,12 +863,39 @@ def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+#: Series parts kept in a context's shared memo (the costly ones; comparisons and logic are cheap
+#: and vary with every threshold), and how many entries it may hold.
+_SHARED_KINDS = frozenset({"call", "arith", "neg", "pos"})
+MAX_SHARED_MEMO = 4096
+
+
+def _subtree_names(expr: "Expr") -> dict:
+    """node key -> the parameter names its subtree reads (cached on the expression)."""
+    cache = expr.__dict__.get("_subnames")
+    if cache is None:
+        cache = {}
+
+        def visit(node):
+            if node.key in cache:
+                return cache[node.key]
+            names = {node.value} if node.kind == "name" else set()
+            for c in node.children:
+                names |= set(visit(c))
+            cache[node.key] = tuple(sorted(names))
+            return cache[node.key]
+        visit(expr.root)
+        object.__setattr__(expr, "_subnames", cache)
+    return cache
+
+
 class _Eval:
     def __init__(self, expr: Expr, ctx):
         self.expr, self.ctx, self.fail = expr, ctx, expr.fail
         self.series = ctx.kind == "series"
         self.memo: dict = {}
         self.work = 0
+        self.shared = getattr(ctx, "memo", None) if self.series else None
+        self.subnames = _subtree_names(expr) if self.shared is not None else None
 
     # -- shared ----------------------------------------------------------------------------
     def finish(self, out):
@@ -871,12 +909,25 @@ class _Eval:
         hit = self.memo.get(node.key, self)
         if hit is not self:
             return hit
+        skey = None
+        if self.shared is not None and node.kind in _SHARED_KINDS:
+            names = self.ctx.names
+            skey = (node.key, tuple((n, repr(names.get(n))) for n in self.subnames[node.key]))
+            hit = self.shared.get(skey, self)
+            if hit is not self:
+                self.memo[node.key] = hit
+                return hit
         if self.series:
             with np.errstate(all="ignore"):
                 val = self._series(node)
         else:
             val = self._scalar(node)
         self.memo[node.key] = val
+        if skey is not None and isinstance(val, np.ndarray):
+            if len(self.shared) >= MAX_SHARED_MEMO:
+                self.shared.clear()
+            val.setflags(write=False)
+            self.shared[skey] = val
         return val
 
     def margin(self, node: Node):

@@ -187,13 +187,16 @@ class SignalRule(Rule):
         return {"label": label, "threshold": 0.0 if not self.p.signal else None, "units": "expression"}
 
     # -- evaluation ---------------------------------------------------------------------------------
-    def _evaluate(self, closes: dict, extra: dict, window_limit: int) -> dict:
+    def _evaluate(self, closes: dict, extra: dict, window_limit: int, margin: bool = True, memo=None) -> dict:
         env = X.Panel(close=closes, open=extra.get("open"), high=extra.get("high"), low=extra.get("low"))
-        ctx = X.SeriesContext(env, self._names(), window_limit=window_limit)
+        ctx = X.SeriesContext(env, self._names(), window_limit=window_limit, memo=memo)
         out = {}
         for k, e in self._exprs().items():
+            if k == "signal" and not margin:
+                continue
             out[k] = e.evaluate(ctx, check=False)
-        out["_margin"] = self._exprs()["enter"].margin(ctx, check=False)
+        if margin and "signal" not in out:
+            out["_margin"] = self._exprs()["enter"].margin(ctx, check=False)
         return out
 
     def start(self):
@@ -211,7 +214,7 @@ class SignalRule(Rule):
                  "low": {s: h.low(s)[lo:] for s in symbols}}
         v = {k: a[-1] for k, a in self._evaluate(closes, extra, len(h._dates)).items()}
         entered = v["enter"]
-        sig = v.get("signal", v["_margin"])
+        sig = v["signal"] if "signal" in v else v["_margin"]
         if math.isnan(entered):
             self.log_signal(spread=float(sig), triggered=False, state="warmup")
             return None
@@ -230,7 +233,8 @@ class SignalRule(Rule):
     def vectorized(self, panel):
         closes = {s: panel.close(s) for s in self.symbols()["signal"]}
         extra = {k: {s: panel.extra.get(k, {}).get(s, closes[s]) for s in closes} for k in ("open", "high", "low")}
-        v = self._evaluate(closes, extra, panel.T)
+        memo = panel._cache.setdefault(("expression-memo", panel._key), {}) if panel._cache is not None else None
+        v = self._evaluate(closes, extra, panel.T, margin=False, memo=memo)
         valid = ~np.isnan(v["enter"])
         fired = v["enter"] == 1.0
         confirmed = (v["confirm"] == 1.0) if "confirm" in v else fired
