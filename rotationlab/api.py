@@ -533,15 +533,18 @@ def study(config=None, *, data=None, lag: bool = True, **kw) -> StudyRun:
     st = s.study
     rule = make_rule(s.run.strategy, s.run.params)
     needed = needed_symbols(s.run, rule)
+    if st.when:
+        from rotationlab import expr as X
+        needed = list(dict.fromkeys([*needed, *X.parse(st.when, what="--when").needed_symbols({})]))
     s.check_symbols(needed, f"strategy {rule.name()}")
     bars = _data(data, s, needed)
     es = event_study(s.run, horizons=st.horizons, entry_lag=st.entry_lag, n_boot=st.n_boot, n_null=st.n_null,
-                     seed=s.seed, data=bars)
+                     seed=s.seed, data=bars, when=st.when, on=st.on, analogs=st.analogs)
     _emit(es.result.warnings)
     from rotationlab.verdict import event_study_verdict
     es.summary["verdict"] = event_study_verdict(es.summary["results"], n_null=es.summary["n_null"],
                                                 alpha=es.summary["alpha"])
-    table = lag_sensitivity(s.run, data=bars) if lag else None
+    table = lag_sensitivity(s.run, data=bars) if lag and not (st.when or st.on) else None
     return StudyRun(study=es, lag=table, settings=s)
 
 

@@ -86,26 +86,48 @@ def study_legs(result: RunResult) -> dict:
 
 
 def event_study(config: RunConfig, *, horizons=HORIZONS, entry_lag: int = 1, n_boot: int = 1000,
-                n_null: int = 2000, seed: int = 0, data=None, alpha: float = 0.05) -> EventStudy:
+                n_null: int = 2000, seed: int = 0, data=None, alpha: float = 0.05, when: str | None = None,
+                on=None, analogs: int = 20) -> EventStudy:
+    """What followed the rule's triggers; or (``when``) the days a condition held; or (``on``)
+    the ``analogs`` days whose conditions were closest to those of day ``on``."""
     rule = make_rule(config.strategy, config.params)
-    if not rule.has_signal:
+    if not rule.has_signal and when is None and on is None:
         raise UserError(f"strategy {rule.name()} logs no trigger; study needs a signal strategy "
-                        "such as dow_nasdaq_divergence")
+                        "such as dow_nasdaq_divergence, or --when / --on")
     horizons = tuple(sorted({int(h) for h in horizons}))
     if not horizons or horizons[0] < 1:
         raise UserError("--horizons must be positive whole numbers of trading days, e.g. 1,5,20")
+    cond = None
+    if when is not None:
+        from rotationlab import expr as X
+        cond = X.parse(when, what="--when")
     if data is None:
         from rotationlab.engine import load_data
-        data = load_data(config, needed_symbols(config, rule))
+        extra = list(cond.needed_symbols({})) if cond is not None else []
+        data = load_data(config, list(dict.fromkeys([*needed_symbols(config, rule), *extra])))
     result = run(config, data=data)
     legs = study_legs(result)
     closes = result.closes
     sig = result.signals
-    eligible_days = sig.index[sig["state"] != "warmup"]
-    triggers = sig.index[sig["triggered"].astype(bool)]
-    if len(triggers) == 0:
-        raise UserError(f"the rule never triggered between {sig.index[0]:%Y-%m-%d} and {sig.index[-1]:%Y-%m-%d}; "
-                        "lower threshold or lookback_days, or widen the period")
+    label = None
+    info: dict = {}
+    if cond is not None:
+        triggers, eligible_days, info = condition_days(cond, data, closes.index, config)
+        label = f"days when {when}"
+        if len(triggers) == 0:
+            raise UserError(f"--when {when!r} never held between {closes.index[0]:%Y-%m-%d} and "
+                            f"{closes.index[-1]:%Y-%m-%d}; loosen it or widen the period")
+    elif on is not None:
+        triggers, eligible_days, info = analog_days(data, closes.index, legs, on, analogs, max(horizons) + entry_lag,
+                                                    config)
+        label = f"the {len(triggers)} closest analogs of {pd.Timestamp(on):%Y-%m-%d}"
+    else:
+        eligible_days = sig.index[sig["state"] != "warmup"]
+        triggers = sig.index[sig["triggered"].astype(bool)]
+        if len(triggers) == 0:
+            raise UserError(f"the rule never triggered between {sig.index[0]:%Y-%m-%d} and {sig.index[-1]:%Y-%m-%d}; "
+                            "lower threshold or lookback_days, or widen the period")
+    flags = pd.Series(True, index=triggers).reindex(closes.index, fill_value=False)
 
     fwd = {}
     for h in horizons:
@@ -113,7 +135,11 @@ def event_study(config: RunConfig, *, horizons=HORIZONS, entry_lag: int = 1, n_b
         g = basket_forward(closes, legs["growth"], h, entry_lag)
         fwd[("rotation", h)], fwd[("growth", h)], fwd[("rotation_minus_growth", h)] = r, g, r - g
 
-    events = pd.DataFrame({"spread": sig.loc[triggers, "spread"]}, index=triggers)
+    if cond is not None or on is not None:
+        events = pd.DataFrame({"spread": info.get("values", pd.Series(np.nan, index=triggers)).reindex(triggers)},
+                              index=triggers)
+    else:
+        events = pd.DataFrame({"spread": sig.loc[triggers, "spread"]}, index=triggers)
     for (leg, h), series in fwd.items():
         events[f"{leg}_{h}d"] = series.reindex(triggers)
     events.index.name = "date"
@@ -121,7 +147,8 @@ def event_study(config: RunConfig, *, horizons=HORIZONS, entry_lag: int = 1, n_b
     rng = np.random.default_rng(seed)
     summary = {"horizons": list(horizons), "entry_lag": entry_lag, "seed": seed, "n_boot": n_boot,
                "n_null": n_null, "alpha": alpha, "n_triggers": int(len(triggers)),
-               "n_trigger_onsets": int((sig["triggered"].astype(bool) & ~sig["triggered"].astype(bool).shift(1, fill_value=False)).sum()),
+               "n_trigger_onsets": int((flags & ~flags.shift(1, fill_value=False)).sum()),
+               "events": label or "the rule's trigger days", **{k: v for k, v in info.items() if k != "values"},
                "eligible_days": int(len(eligible_days)), "legs": legs, "results": {}}
     for (leg, h), series in fwd.items():
         ev = series.reindex(triggers).dropna()
@@ -187,7 +214,92 @@ def event_study(config: RunConfig, *, horizons=HORIZONS, entry_lag: int = 1, n_b
                               "bootstrap over events; null band: the event dates circularly shifted along "
                               "the eligible days (keeps their clustering)")
     return EventStudy(events=events, paths=paths, null_paths=null_paths, path_ci=path_ci, summary=summary,
-                      result=result, legs=legs, data=data)
+                      result=result, legs=legs, data=data, label=label)
+
+
+def _panel_closes(data: dict, symbols, calendar, config: RunConfig):
+    """Closes of ``symbols`` over their whole histories, aligned (the study's extra symbols)."""
+    from rotationlab.layout import build_panel
+    import dataclasses
+    panel = build_panel(dataclasses.replace(config, end=None), data, list(symbols))
+    return panel
+
+
+def condition_days(cond, data: dict, dates, config: RunConfig):
+    """(event days, eligible days, info): the days of ``dates`` on which the expression ``cond``
+    holds, and those on which it is defined, evaluated causally over the symbols' whole histories."""
+    from rotationlab import expr as X
+    symbols = list(cond.needed_symbols({}))
+    missing = [s for s in symbols if s not in data]
+    if missing:
+        raise UserError(f"--when uses {', '.join(missing)}, which is not loaded; use symbols of the data source")
+    panel = _panel_closes(data, symbols, dates, config)
+    env = X.Panel(close={s: panel.closes[panel.slot(s)] for s in symbols},
+                  open={s: panel.opens[panel.slot(s)] for s in symbols},
+                  high={s: panel.highs[panel.slot(s)] for s in symbols},
+                  low={s: panel.lows[panel.slot(s)] for s in symbols})
+    ctx = X.SeriesContext(env, {})
+    value = pd.Series(cond.evaluate(ctx), index=panel.calendar)
+    margin = pd.Series(cond.margin(ctx, check=False), index=panel.calendar)
+    value = value.reindex(dates)
+    eligible = dates[value.notna().to_numpy()]
+    events = dates[(value == 1.0).to_numpy()]
+    return events, eligible, {"condition": cond.text, "values": margin.reindex(dates),
+                              "values_are": "the condition's margin (its distance from flipping)"}
+
+
+ANALOG_WINDOWS = (1, 5, 20)
+
+
+def analog_days(data: dict, dates, legs: dict, on, k: int, after: int, config: RunConfig):
+    """(analog days, eligible days, info): the ``k`` days before ``on`` whose conditions are
+    closest to ``on``'s: the returns of the rule's growth and rotation baskets' symbols over the
+    last 1, 5 and 20 days, each standardised by its own standard deviation over the history, by
+    Euclidean distance. Days within 20 bars of ``on`` and days less than ``after`` bars before
+    the end of the data (their outcome unknown) are left out; so are days too close to a chosen
+    analog (at least 5 bars apart), so that one episode does not fill the list."""
+    day = pd.Timestamp(on)
+    symbols = list(dict.fromkeys([*legs["rotation"], *legs["growth"]]))
+    closes = pd.DataFrame({s: data[s].frame["close"] for s in symbols}).reindex(dates)
+    if day not in closes.index:
+        later = closes.index[closes.index >= day]
+        if not len(later):
+            raise UserError(f"--on {day:%Y-%m-%d} is after the data ({closes.index[-1]:%Y-%m-%d}); choose an earlier day")
+        day = later[0]
+    feats = {}
+    for s in symbols:
+        for n in ANALOG_WINDOWS:
+            feats[f"{s} {n}d"] = closes[s] / closes[s].shift(n) - 1.0
+    f = pd.DataFrame(feats)
+    z = (f - f.mean()) / f.std(ddof=1)
+    target = z.loc[day]
+    if target.isna().any():
+        raise UserError(f"--on {day:%Y-%m-%d}: not enough history before it for {ANALOG_WINDOWS[-1]}-day returns")
+    pos = {d: i for i, d in enumerate(closes.index)}
+    i_on = pos[day]
+    ok = z.notna().all(axis=1).to_numpy().copy()
+    idx = np.arange(len(z))
+    ok &= np.abs(idx - i_on) > 20
+    ok &= idx < len(z) - after
+    cand = z[ok]
+    dist = np.sqrt(((cand - target) ** 2).sum(axis=1)).sort_values(kind="stable")
+    chosen = []
+    for d in dist.index:
+        if all(abs(pos[d] - pos[c]) >= 5 for c in chosen):
+            chosen.append(d)
+        if len(chosen) >= k:
+            break
+    if len(chosen) < 2:
+        raise UserError(f"--on {day:%Y-%m-%d}: fewer than 2 analog days in the history; widen the period")
+    events = pd.DatetimeIndex(sorted(chosen))
+    eligible = z.index[ok]
+    return events, eligible, {
+        "on": f"{day:%Y-%m-%d}", "conditions_on": {c: float(f.loc[day, c]) for c in f.columns},
+        "analogs": [{"date": f"{d:%Y-%m-%d}", "distance": float(dist[d])} for d in sorted(chosen, key=lambda d: dist[d])],
+        "distance": ("Euclidean distance between the days' returns of " + ", ".join(symbols) + " over the last "
+                     + ", ".join(map(str, ANALOG_WINDOWS)) + " days, each standardised by its standard deviation "
+                     "over the history; analogs at least 5 bars apart, none within 20 bars of the day itself"),
+        "values": dist.reindex(events)}
 
 
 LAGS = ("same_close", "next_open", "next_close", "second_open")

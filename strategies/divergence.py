@@ -179,6 +179,42 @@ class DowNasdaqDivergence(Rule):
             return {}
         return self.growth
 
+    def flip_distance(self, h):
+        """How far the spread is from changing the state, in its own units (fractions of return)."""
+        p = self.p
+        spread, dow, nas = self.spread(h)
+        if math.isnan(spread):
+            return None
+        if self.state == M.ROTATED:
+            need = 0.0 - p.exit_threshold  # the spread must fall below 0 and to -exit_threshold
+            gap = spread - need if spread >= need else 0.0
+            wait = max(0, p.hold_days - self.held)
+            text = (f"spread {spread:+.2%}: back to growth once it is below {need:+.2%}"
+                    + (" (it is)" if gap <= 0 and spread < 0 else f", {gap * 100:.2f} points to go")
+                    + (f", after {wait} more day(s) of the minimum hold" if wait else ""))
+            return {"value": float(gap), "units": "fraction (spread points above the exit level)", "text": text,
+                    "hold_days_left": wait, "exit_level": need}
+        if self.state == M.PENDING:
+            left = max(0, p.confirm_days - self.pending)
+            return {"value": float(spread), "units": "fraction (spread)", "follow_through_days_left": left,
+                    "text": f"spread {spread:+.2%}: {left} more day(s) of positive spread before rotating"}
+        gap = p.threshold - spread
+        blocked = []
+        if p.require_opposite_signs and not (dow > 0 > nas):
+            blocked.append("the Dow up and the Nasdaq down")
+        if p.small_cap_confirm and not h.ret(p.small_cap_symbol, p.lookback_days) > nas:
+            blocked.append(f"{p.small_cap_symbol} beating the Nasdaq")
+        if p.golden_cross_symbol and not (h.sma(p.golden_cross_symbol, p.golden_cross_fast_days)
+                                          > h.sma(p.golden_cross_symbol, p.golden_cross_slow_days)):
+            blocked.append(f"a golden cross of {p.golden_cross_symbol}")
+        text = (f"spread {spread:+.2%} over {p.lookback_days} days: "
+                + (f"{gap * 100:.2f} points below the {p.threshold:.2%} entry threshold" if gap > 0
+                   else f"at or above the {p.threshold:.2%} entry threshold"))
+        if blocked:
+            text += "; also needs " + " and ".join(blocked)
+        return {"value": float(gap), "units": "fraction (spread points to the entry threshold)", "text": text,
+                "entry_threshold": p.threshold, "filters_blocking": blocked}
+
     # -- the same decisions over the whole window ---------------------------------------------------
     def vectorized(self, panel):
         p = self.p
