@@ -33,7 +33,7 @@ def test_signal_json_matches_a_hand_computation_from_the_csvs(capsys):
     assert main(["signal", *ETF, "--asof", "2020-06-15", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     dia, qqq, iwm = _closes("DIA"), _closes("QQQ"), _closes("IWM")
-    both = pd.concat([dia, qqq, iwm], axis=1, keys=["DIA", "QQQ", "IWM"]).dropna().loc[:"2020-06-15"]
+    both = pd.concat([dia, qqq, iwm], axis=1, keys=["DIA", "QQQ", "IWM"], sort=True).dropna().loc[:"2020-06-15"]
     spread = (both["DIA"] / both["DIA"].shift(5) - 1) - (both["QQQ"] / both["QQQ"].shift(5) - 1)
     # the default rule by hand: rotate when the spread >= 3%, stay >= 20 days, back when it is < 0
     state, held, since = "growth", 0, None
@@ -70,7 +70,7 @@ def test_a_condition_study_includes_the_day_of_the_note(tmp_path):
     events = pd.read_csv(out / "events.csv", parse_dates=["date"], index_col="date")
     assert pd.Timestamp("2025-07-01") in events.index
     dji, ixic, rut = _closes("^DJI"), _closes("^IXIC"), _closes("^RUT")
-    c = pd.concat([dji, ixic, rut], axis=1, keys=["d", "i", "r"]).dropna()
+    c = pd.concat([dji, ixic, rut], axis=1, keys=["d", "i", "r"], sort=True).dropna()
     r = c / c.shift(1) - 1
     want = r.index[((r["d"] - r["i"]) >= 0.015) & (r["r"] > 0)]
     assert set(events.index) <= set(want) and len(events) >= len(want) - 2  # the trading period's days
