@@ -86,6 +86,16 @@ class _Basis:
         self.sr.append(sr)
         self.labels.extend(labels)
 
+    def merge(self, other: "_Basis") -> None:
+        """Add the trials another accumulator saw (on the same days), after this one's."""
+        self.labels.extend(other.labels)
+        self.constant.extend(other.constant)
+        self.sr.extend(other.sr)
+        self.sums.extend(other.sums)
+        self.zsum += other.zsum
+        if other.best_sr > self.best_sr:  # strictly, as add(): ties keep the earlier trial
+            self.best_sr, self.best_label, self.best_series = other.best_sr, other.best_label, other.best_series
+
     def result(self) -> dict:
         n, t, s = self.n_trials, self.n_rows, self.n_splits
         if n < 2 or t < 4 * s:
@@ -194,6 +204,17 @@ class OverfitAccumulator:
         self._raw.add(x, labels)
         if self._excess is not None:
             self._excess.add(np.asfortranarray(x[self._rows] - self._bench[:, None]), labels)
+
+    def merge(self, other: "OverfitAccumulator") -> "OverfitAccumulator":
+        """Add the trials of ``other`` (built on the same days and benchmark, e.g. by another
+        process for another chunk of combinations) after this one's; the result is what one
+        accumulator fed both chunks in that order gives."""
+        if not self.days.equals(other.days) or (self._excess is None) != (other._excess is None):
+            raise ValueError("merge needs accumulators on the same days and benchmark")
+        self._raw.merge(other._raw)
+        if self._excess is not None:
+            self._excess.merge(other._excess)
+        return self
 
     def result(self) -> dict:
         """The overfitting dict (see :func:`overfitting`)."""

@@ -700,7 +700,8 @@ class TrialStream:
     overfitting statistics (:class:`rotationlab.overfit.OverfitAccumulator`, on the days every
     combination trades), so no whole matrix is ever held in memory."""
 
-    def __init__(self, prep, sets: list[dict], *, folder=None, overfit: bool = True, labels=None, benchmark=None):
+    def __init__(self, prep, sets: list[dict], *, folder=None, overfit: bool = True, labels=None, benchmark=None,
+                 common=None, keep: bool = True):
         import numpy as np
 
         from rotationlab import fast
@@ -715,18 +716,20 @@ class TrialStream:
         self.calendar = cal
         self.ok = np.array([p is not None for p, _ in places], dtype=bool)
         # the days on which every combination that runs has a return
-        common = None
+        given, common = common, None
         for p in panels.values():
             tfs = [pl.tf for q, pl in places if q is p]
             days = p.calendar[max(tfs) + 1:]
             common = days if common is None else common.intersection(days)
+        if given is not None:  # the days of a whole sweep, when this is one chunk of it
+            common = given
         self.common = common
         self._pos = {}
         self._cpos = {}
         self.folder = folder
         self.matrix = None
         self._tmp = None
-        if cal is not None:
+        if cal is not None and keep:
             shape = (len(sets), len(cal))
             if folder is None:
                 self.matrix = np.full(shape, np.nan)
@@ -737,7 +740,7 @@ class TrialStream:
                 self.matrix = np.lib.format.open_memmap(self._tmp, mode="w+", dtype="<f8", shape=shape)
                 self.matrix[:] = np.nan
         self.acc = None
-        if overfit and common is not None and int(self.ok.sum()) >= 2:
+        if overfit and common is not None and (int(self.ok.sum()) >= 2 or given is not None):
             b = None
             if benchmark is not None:
                 b = benchmark.reindex(common)
@@ -922,9 +925,15 @@ def _run_locked(spec, data, folder, rows, resume, jobs, dask_scheduler, progress
             err = bool(cells[-2])
             errors += err
             bar.update(error=err)
+        dask_over = None
+
+        def on_rows(pairs):
+            for combo, cells in pairs:
+                on_row(combo, cells)
         try:
             if engine == "fast":
-                run_dask_fast(spec, todo, data, dask_scheduler, on_row, client=client)
+                dask_over = run_dask_fast(spec, todo, data, dask_scheduler, on_rows, client=client,
+                                          done=set(done), overfit=overfit)
             elif client is not None:
                 if todo:
                     run_dask(spec, todo, data, dask_scheduler, on_row, client=client)
@@ -958,9 +967,9 @@ def _run_locked(spec, data, folder, rows, resume, jobs, dask_scheduler, progress
         rows.close()
         rows.finalize(order)
         outcome.seconds = time.monotonic() - t0
-        over = None
+        over = dask_over
         from rotationlab import fast
-        if fast.kernel_available():  # the trials (and their statistics) from the fast engine: the same trades
+        if engine != "fast" and fast.kernel_available():  # trials and statistics from the fast engine: the same trades
             _, over = run_fast_sweep(spec, spec.combos, data, folder, jobs, overfit)
     outcome.computed, outcome.errors = computed, errors
     if over is not None:
@@ -986,10 +995,94 @@ def finish_manifest(outcome: SweepOutcome) -> None:
         fin()
 
 
-def run_dask_fast(spec, todo, data, address, on_row, client=None, chunk: int = 2000) -> None:
-    """The fast engine on a Dask cluster: chunks of combinations, one task each."""
-    raise UserError("the fast engine on a Dask cluster is not available in this version; use --engine backtrader "
-                    "with --dask-scheduler, or the fast engine locally")
+#: Combinations per Dask task of the fast engine.
+DASK_FAST_CHUNK = 2000
+
+
+def common_days(spec: SweepSpec, data: dict):
+    """The days on which every combination of ``spec`` has a return (the overfitting basis)."""
+    from rotationlab import fast
+    sets = [dict(zip(spec.names, c.values)) for c in spec.combos]
+    prep = fast.prepare(spec.base, data, sets)
+    stream = TrialStream(prep, sets, folder=None, overfit=False, keep=False)
+    return stream.common
+
+
+def dask_fast_task(base, names, values_list, labels, metrics, data, common, bench, rows: bool = True):
+    """One chunk of a fast-engine sweep on a Dask worker: the CSV cells of its combinations (if
+    ``rows``) and its overfitting accumulator (merged by the client, in chunk order)."""
+    from rotationlab import fast
+    sets = [dict(zip(names, v)) for v in values_list]
+    prep = fast.prepare(base, data, sets)
+    stream = TrialStream(prep, sets, folder=None, overfit=common is not None, labels=labels, benchmark=bench,
+                         common=common, keep=False)
+    res = fast.run_fast(prep, sets, jobs=1, keep_equity=False, on_chunk=stream.on_chunk)
+    acc = stream.acc
+    if not rows:
+        return None, acc
+    cells = []
+    for i, vals in enumerate(values_list):
+        m = res.metrics_row(i)
+        err = res.errors[i]
+        frm, to = res.period(i)
+        cells.append([*map(cell, vals), *([""] * len(metrics) if err else [cell(m.get(k)) for k in metrics]),
+                      frm, to, err, combo_id(names, vals)])
+    return cells, acc
+
+
+def run_dask_fast(spec, todo, data, address, on_rows, client=None, chunk: int = DASK_FAST_CHUNK,
+                  done: set | None = None, overfit: bool = True):
+    """The fast engine on a Dask cluster: the data scattered once, chunks of ``chunk``
+    combinations one task each (rows appended as each chunk finishes: a stop loses at most the
+    running chunks; ``--resume`` continues); the chunks' overfitting accumulators merged in grid
+    order (combinations already in sweep.csv are recomputed for the statistics only). Returns
+    the overfitting dict (or None)."""
+    from distributed import as_completed
+    try:
+        client.wait_for_workers(1, timeout=DASK_WORKER_TIMEOUT)
+    except (TimeoutError, OSError):
+        raise UserError(f"no Dask worker joined the scheduler at {address} within {DASK_WORKER_TIMEOUT} s; "
+                        f"start some with `dask worker {address} --nthreads 1`") from None
+    common = common_days(spec, data) if overfit and len(spec.combos) >= 2 else None
+    bench = benchmark_returns(spec, data)
+    [data_f] = client.scatter([data], broadcast=True, hash=False)
+    tag = spec.config_hash()[:10]
+    done = done or set()
+    todo_ids = {c.id for c in todo}
+    chunks = [spec.combos[a:a + chunk] for a in range(0, len(spec.combos), chunk)]
+    futures = {}
+    for k, part in enumerate(chunks):
+        need_rows = any(c.id in todo_ids for c in part)
+        if not need_rows and common is None:
+            continue
+        fut = client.submit(dask_fast_task, spec.base, spec.names, [c.values for c in part],
+                            [c.label(spec.axes) for c in part], spec.metrics, data_f, common, bench, need_rows,
+                            key=f"rotationlab-fast-{tag}-{k}", pure=False, retries=2)
+        futures[fut] = (k, part)
+    accs: dict = {}
+    try:
+        with client.as_current():
+            for fut in as_completed(list(futures)):
+                k, part = futures[fut]
+                cells, acc = fut.result()
+                if cells is not None:
+                    on_rows([(c, row) for c, row in zip(part, cells) if c.id not in done])
+                accs[k] = acc
+    finally:
+        pending = [f for f in futures if not f.done()]
+        if pending:
+            try:
+                client.cancel(pending)
+            except Exception:  # noqa: BLE001  (the cluster may be gone)
+                pass
+    if common is None:
+        return None
+    merged = None
+    for k in sorted(accs):
+        if accs[k] is None:
+            continue
+        merged = accs[k] if merged is None else merged.merge(accs[k])
+    return merged.result() if merged is not None else None
 
 
 def load_rows(spec: SweepSpec, path: str | Path):
