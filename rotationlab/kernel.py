@@ -420,8 +420,9 @@ def simulate(closes, opens, ym, bench, tfa, traded, ntr, W, codes, force, exf, w
                     q_due[nq] = t + dl
                     q_k[nq] = k
                     nq += 1
-            if closing and no > 0:
-                # booked after the records, at this close's (slipped) price
+            if closing and no > 0 and t < T - 1:
+                # booked after the records, at this close's (slipped) price (backtrader books them at
+                # the next bar: orders sized at the last close of the data are never filled)
                 for qq in range(no):
                     j = o_j[qq]
                     d = o_d[qq]

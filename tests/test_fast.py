@@ -302,3 +302,16 @@ def test_calendars_are_the_engine_layout_on_real_etfs(etf):
     params = dict(dow_symbol="DIA", nasdaq_symbol="QQQ", growth_symbols=("QQQ",), rotation_symbols=("DIA", "IWM"))
     sets = [{"lookback_days": n} for n in (1, 5, 100, 200)]
     _assert_windows_match(etf, cases, sets, params=params, benchmark="SPY", source="csv")
+
+
+def test_close_fills_on_the_last_bar_are_not_counted_as_fills(sample):
+    """A rebalance decided on the second-to-last close fills at the last close in neither engine
+    (backtrader books close fills on the next bar, which never comes): the fill counts agree."""
+    closes = pd.DataFrame({s: sample[s].frame["close"] for s in ("^DJI", "^IXIC")}).dropna().loc["2006":"2008"]
+    from data_feeds.frames import bars_from
+    data = bars_from(closes)
+    base = RunConfig(params={"threshold": 0.0, "hold_days": 0, "lookback_days": 1}, benchmark=None,
+                     execution=WHOLE)
+    sets = [{}, {"lookback_days": 2}, {"fill": "same_close"}, {"fill": "next_close"}]
+    res, _ = _check_against_backtrader(base, data, sets, fast.AGREEMENT_TOLERANCE["costs"])
+    assert (res.n_fills > 100).all()
