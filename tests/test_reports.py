@@ -442,3 +442,29 @@ def test_compare_cli_errors(capsys):
 
 def test_rolling_window_fits_short_periods():
     assert F.fit_window(5000) == 252 and F.fit_window(300) == 63 and F.fit_window(60) == 20
+
+
+def test_compare_on_the_defaults_reports_holding_growth():
+    """The default comparison's growth baseline is buy-and-hold of ^IXIC: its CAGR equals the
+    close-to-close CAGR of ^IXIC from the same data over the same period (1e-3: the engine's
+    baseline keeps its 1% cash buffer and pays its one fill), and the rule's vs-growth line is its
+    CAGR minus the costless growth reference's."""
+    import rotationlab as rl
+    from data_feeds import get_source
+    cmp_ = rl.compare()
+    g = cmp_.metrics["buy_and_hold growth ^IXIC"]
+    eq = cmp_.results["buy_and_hold growth ^IXIC"].equity
+    c = get_source("sample").load("^IXIC").frame["close"].loc[eq.index[0]:eq.index[-1]]
+    cagr = (c.iloc[-1] / c.iloc[0]) ** (252 / (len(c) - 1)) - 1
+    assert g["metrics"]["cagr"] == pytest.approx(cagr, abs=1e-3)
+    rule = cmp_.metrics["dow_nasdaq_divergence"]
+    assert rule["growth_metrics"]["cagr"] == pytest.approx(cagr, rel=1e-9)
+    assert rule["vs_growth"]["excess_cagr"] == pytest.approx(rule["metrics"]["cagr"] - cagr, rel=1e-9)
+
+
+def test_the_run_cover_names_the_rule_against_holding_growth(report_dir):
+    out, paths = report_dir
+    _, pages = _pdf_text(out / "report.pdf")
+    cover = " ".join(pages[0].split())
+    v = paths["metrics"]["vs_growth"]["excess_cagr"]
+    assert "rule vs holding growth" in cover and f"{v * 100:+.2f} %/yr" in cover

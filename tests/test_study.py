@@ -128,3 +128,15 @@ def test_study_on_the_real_etf_csvs(tmp_path):
     assert rc == 0
     doc = json.loads((out / "study.json").read_text())
     assert doc["n_triggers"] > 20 and doc["legs"]["rotation"] == {"DIA": 0.5, "IWM": 0.5}
+
+
+def test_the_basket_measured_is_the_basket_held():
+    """Rotation weights summing below 1 leave the rest in cash: the study's legs are those
+    weights, not rescaled to 1."""
+    from rotationlab.config import RunConfig
+    from rotationlab.engine import run
+    from rotationlab.events import study_legs
+    res = run(RunConfig(start="2005-01-01", end="2007-12-31",
+                        params={"rotation_symbols": "^DJI,^GSPC", "rotation_weights": "0.3,0.2"}))
+    legs = study_legs(res)
+    assert legs["rotation"] == {"^DJI": 0.3, "^GSPC": 0.2} and legs["growth"] == {"^IXIC": 1.0}
