@@ -308,7 +308,7 @@ def compare(config=None, *, data=None, strategies=None, baselines=None, progress
 
     ``strategies``: a list of names, ``(name, params)`` pairs or ``"KEY:k=v;k=v"`` strings
     (default: the configured strategy)."""
-    from rotationlab.compare import parse_spec, run_comparison, with_baselines
+    from rotationlab.comparison import parse_spec, run_comparison, with_baselines
     from rotationlab.engine import needed_symbols
     from rotationlab.metrics import compute_metrics
     if strategies is not None:

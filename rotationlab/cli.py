@@ -352,7 +352,7 @@ def _fix(kw: dict) -> dict:
         from data_feeds import parse_adjustments
         kw["adjustments"] = parse_adjustments(kw.pop("adjustment"))
     if "strategy" in kw and "strategies" not in kw and ":" in kw["strategy"] and ".py:" not in kw["strategy"]:
-        from rotationlab.compare import parse_spec
+        from rotationlab.comparison import parse_spec
         name, params = parse_spec(kw["strategy"])
         kw["strategy"] = name
         kw["params"] = {**dict(p.split("=", 1) for p in params), **kw.get("params", {})}

@@ -326,7 +326,7 @@ def _strategy_specs(items, where) -> tuple:
     out = []
     for s in items:
         if isinstance(s, str):
-            from rotationlab.compare import parse_spec
+            from rotationlab.comparison import parse_spec
             name, params = parse_spec(s)
             out.append((name, dict(p.split("=", 1) for p in params)))
         elif isinstance(s, dict) and isinstance(s.get("name"), str):

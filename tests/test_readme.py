@@ -46,3 +46,15 @@ def _commands() -> list[list[str]]:
 def test_command_lines_parse(argv):
     from rotationlab.cli import build_parser
     build_parser().parse_args(argv)
+
+
+def test_api_names_are_not_shadowed_by_modules():
+    """``rl.compare`` etc. must stay the API functions even after every core module is imported."""
+    import importlib
+    import pkgutil
+
+    import rotationlab as rl
+    for mod in pkgutil.iter_modules(rl.__path__):
+        importlib.import_module(f"rotationlab.{mod.name}")
+    for name in ("run", "compare", "sweep", "study", "walkforward", "signal", "settings"):
+        assert callable(getattr(rl, name)) and not isinstance(getattr(rl, name), type(importlib)), name

@@ -17,7 +17,7 @@ import pytest
 from reports import figures as F
 from reports import metrics as M
 from reports.build import FIGURES, write_report
-from rotationlab.compare import baseline_specs, parse_spec, run_comparison, with_baselines
+from rotationlab.comparison import baseline_specs, parse_spec, run_comparison, with_baselines
 from rotationlab.config import RunConfig, make_rule
 from rotationlab.errors import UserError
 
