@@ -1,0 +1,91 @@
+"""Whole-command wall clock and peak memory of the commands the README quotes, each in a fresh
+process (as a user runs them), with a plain ``python -c pass`` start-up measured in the same run
+as the baseline.
+
+    python benchmarks/scale.py [--data-dir DIR] [--only run,sweep400,...] [--keep]
+
+Cases (data: the embedded sample for ``run``; DIA/QQQ/IWM from the csv source, 2001-2020, no
+benchmark... for the sweeps, the grid of lookback_days 5..100 step 5 x threshold 0..0.095 step
+0.005 (400), x hold_days 0..45 step 5 (4,000), x exit_threshold 0..0.009 step 0.001 (40,000)):
+
+* ``run-first``: the default ``run`` after clearing numba's cache (the first run on a machine);
+* ``run``: the default ``run`` again (numba's compiled code cached on disk);
+* ``sweep400``, ``sweep4000``: ``sweep --engine fast`` with the overfitting section and report;
+* ``sweep40000``: the same on 40,000 combinations.
+
+Peak memory is the child process's maximum resident set size (``getrusage``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ETF = ["--source", "csv", "-p", "dow_symbol=DIA", "-p", "nasdaq_symbol=QQQ", "-p", "growth_symbols=QQQ",
+       "-p", "rotation_symbols=DIA,IWM", "--benchmark", "SPY", "--start", "2001-01-01", "--end", "2020-12-31"]
+G400 = ["--grid", "lookback_days=5:100:5", "--grid", "threshold=0:0.095:0.005"]
+G4000 = [*G400, "--grid", "hold_days=0:45:5"]
+G40000 = [*G4000, "--grid", "exit_threshold=0:0.009:0.001"]
+
+
+def timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit code) of one command in a fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode:
+        print(proc.stderr[-2000:], file=sys.stderr)
+    return wall, max(peak, before) / 1024, proc.returncode
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "market"))
+    ap.add_argument("--only", default="run-first,run,sweep400,sweep4000,sweep40000")
+    ap.add_argument("--keep", action="store_true", help="keep the output folders")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="rotationlab-scale-"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    py = sys.executable
+    cli = [py, str(ROOT / "run_backtest.py")]
+    data = ["--data-dir", args.data_dir]
+    cases = {
+        "run-first": [*cli, "run", "--out", str(work / "run1")],
+        "run": [*cli, "run", "--out", str(work / "run2")],
+        "sweep400": [*cli, "sweep", *ETF, *data, *G400, "--no-progress", "--out", str(work / "s400")],
+        "sweep4000": [*cli, "sweep", *ETF, *data, *G4000, "--no-progress", "--out", str(work / "s4000")],
+        "sweep40000": [*cli, "sweep", *ETF, *data, *G40000, "--no-progress", "--out", str(work / "s40000")],
+    }
+    base_wall, base_mb, _ = timed([py, "-c", "pass"], work, env)
+    print(f"machine: {os.uname().machine}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+          f"python start-up {base_wall:.2f} s")
+    print("| command | wall clock | x python start-up | peak memory |")
+    print("|---|---:|---:|---:|")
+    for name in args.only.split(","):
+        if name == "run-first":
+            for cache in ROOT.rglob("__pycache__"):
+                for f in cache.glob("*.nbi"):
+                    f.unlink()
+                for f in cache.glob("*.nbc"):
+                    f.unlink()
+        wall, mb, rc = timed(cases[name], work, env)
+        status = "" if rc == 0 else f" (exit {rc})"
+        print(f"| {name}{status} | {wall:.1f} s | {wall / base_wall:.0f}x | {mb:,.0f} MB |")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"outputs in {work}")
+
+
+if __name__ == "__main__":
+    main()
