@@ -262,9 +262,9 @@ def get_source(name: str, *, sources=None, splice=None, **options) -> Source:
     try:
         cls = SOURCES[name]
     except KeyError:
-        plain = sorted(n for n in SOURCES if n != "mixed")  # mixed: reached through sources/splice
         raise UserError(
-            f"unknown data source {name!r}{did_you_mean(name, plain)}; choose one of: {', '.join(plain)}"
+            f"unknown data source {name!r}{did_you_mean(name, SOURCES)}; "
+            f"choose one of: {', '.join(sorted(SOURCES))}"
         ) from None
     return cls(**options)
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from rotationlab.errors import UserError
 
-from .base import _SYMBOL_RE, SOURCES, Bars, Source, did_you_mean, register_source
+from .base import _SYMBOL_RE, SOURCES, Bars, Source, did_you_mean
 from .splice import parse_splice, splice
 
 #: What the text after ``SOURCE:`` means, per source; sources not listed take none.
@@ -46,7 +46,7 @@ YAHOO_MODES = ("total_return", "split_only")
 
 
 def _choices() -> str:
-    return ", ".join(sorted(n for n in SOURCES if n != "mixed"))
+    return ", ".join(sorted(SOURCES))
 
 
 def _check_entry(symbol: str, text, where: str) -> str:
@@ -58,8 +58,8 @@ def _check_entry(symbol: str, text, where: str) -> str:
         raise UserError(f"{show}: give a source ({_choices()}), e.g. {symbol}=sample or {symbol}=csv:DIR")
     name, sep, arg = text.strip().partition(":")
     name, arg = name.strip(), arg.strip()
-    if name == "mixed" or name not in SOURCES:
-        raise UserError(f"{show}: unknown data source {name!r}{did_you_mean(name, [n for n in SOURCES if n != 'mixed'])}; "
+    if name not in SOURCES:
+        raise UserError(f"{show}: unknown data source {name!r}{did_you_mean(name, SOURCES)}; "
                         f"choose one of: {_choices()}")
     if sep and not arg:
         raise UserError(f"{show}: nothing after '{name}:'; write {symbol}={name} or {symbol}={name}:"
@@ -108,13 +108,13 @@ def parse_sources(spec, where: str = "--sources") -> dict[str, str]:
 COMMON = tuple(p for p in inspect.signature(Source.__init__).parameters if p != "self")
 
 
-@register_source
 class MixedSource(Source):
     """Each symbol from its own source, proxies spliced (see the module docstring).
 
     ``default``: the source of symbols without an entry; ``sources``: the per-symbol entries
     (:func:`parse_sources`); ``splice``: ``{target: proxy}`` (:func:`parse_splice`); the other
-    options are the run's (``data_dir``, ``cache_dir``...), handed to every source."""
+    options are the run's (``data_dir``, ``cache_dir``...), handed to every source. Not in
+    :data:`SOURCES` (it is no place data come from): :func:`get_source` builds it."""
 
     name = "mixed"
     description = "each symbol from its own source (--sources SYM=SOURCE[:ARG]), proxies spliced (--splice T=P)"
@@ -122,9 +122,9 @@ class MixedSource(Source):
     def __init__(self, *, default: str = "sample", sources=None, splice=None, **options):
         common = {k: v for k, v in options.items() if k in COMMON}
         super().__init__(**common)
-        if default == "mixed" or default not in SOURCES:
-            raise UserError(f"unknown default data source {default!r}"
-                            f"{did_you_mean(default, [n for n in SOURCES if n != 'mixed'])}; choose one of: {_choices()}")
+        if default not in SOURCES:
+            raise UserError(f"unknown default data source {default!r}{did_you_mean(default, SOURCES)}; "
+                            f"choose one of: {_choices()}")
         self.default = default
         self.entries = parse_sources(sources)
         self.splices = parse_splice(splice)
