@@ -205,6 +205,9 @@ class _RelativeStrength(_SignalRotation):
 
 @register("relative_strength_rotation")
 class RelativeStrengthRotation(_RelativeStrength):
+    rule = ("Hold {growth_symbols}; when the ratio of {rotation_symbols} to {benchmark_symbols} is at least "
+            "{threshold:.2%} above its {rs_days}-day average, rotate into {rotation_symbols}, and rotate back once "
+            "the ratio is {exit_threshold:.2%} or more below its average.")
     params = {
         "rotation_symbols": ("^DJI",),
         "rotation_weights": (),
@@ -274,6 +277,9 @@ class RelativeStrengthRotation(_RelativeStrength):
 
 @register("cyclical_defensive")
 class CyclicalDefensive(_RelativeStrength):
+    rule = ("Hold the defensives {defensive_symbols}; when the ratio of the cyclicals ({cyclical_symbols}) to the "
+            "defensives is at least {threshold:.2%} above its {rs_days}-day average, hold the cyclicals, and go "
+            "back once the ratio is {exit_threshold:.2%} or more below its average.")
     params = {
         "cyclical_symbols": ("XLY", "XLI", "XLF", "XLE"),
         "cyclical_weights": (),
@@ -341,6 +347,9 @@ class CyclicalDefensive(_RelativeStrength):
 
 @register("breadth_rotation")
 class BreadthRotation(_SignalRotation):
+    rule = ("Hold {growth_symbols}; when at least {threshold:.0%} of {universe} close above their own "
+            "{breadth_days}-day average, rotate into {rotation_symbols}, and rotate back once fewer than "
+            "{exit_threshold:.0%} are above their average.")
     params = {
         "universe": ("XLE", "XLF", "XLI", "XLK", "XLP", "XLU", "XLV", "XLY"),
         "breadth_days": 50,

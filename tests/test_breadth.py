@@ -363,3 +363,34 @@ def test_bad_parameters_are_one_line(strategy, params, needle):
     with pytest.raises(UserError) as e:
         rule_class(strategy).create(params)
     assert needle in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+#: The rules on the sample's three indices, for the look-ahead check of tests/test_lookahead.py.
+LOOKAHEAD = {
+    "relative_strength_rotation": {"rs_days": 20, "threshold": 0.005, "hold_days": 3},
+    "cyclical_defensive": {"cyclical_symbols": ("^DJI",), "defensive_symbols": ("^IXIC",), "rs_days": 20,
+                           "threshold": 0.0, "exit_threshold": 0.0},
+    "breadth_rotation": {"universe": ("^DJI", "^IXIC", "^GSPC"), "breadth_days": 20, "threshold": 0.6,
+                         "exit_threshold": 0.3, "thrust": True, "thrust_low": 0.3, "thrust_high": 0.6,
+                         "rotation_symbols": ("^GSPC",), "growth_symbols": ("^DJI",)},
+}
+
+
+@pytest.mark.parametrize("strategy", list(LOOKAHEAD))
+@pytest.mark.parametrize("frac, seed", [(0.4, 1), (0.75, 2)])
+def test_the_future_cannot_change_the_past(strategy, frac, seed):
+    from data_feeds import get_source
+    from rotationlab.engine import run
+    from test_lookahead import _assert_same, _poison, _upto
+    window = get_source("sample").load_many(["^DJI", "^IXIC", "^GSPC"], "2007-06-01", "2008-12-31")
+    cfg = RunConfig(strategy=strategy, params=LOOKAHEAD[strategy])
+    full = run(cfg, data=window)
+    dates = full.equity.index
+    cut = dates[int(frac * (len(dates) - 1))]
+    truncated = run(cfg, data={s: b.between(None, cut) for s, b in window.items()})
+    poisoned = run(cfg, data={s: _poison(b, cut, seed) for s, b in window.items()})
+    base = _upto(full, cut)
+    assert len(base[0]) > 10 and len(full.trades) > 4
+    _assert_same(_upto(full, cut, fills_before=True), _upto(truncated, cut, fills_before=True))
+    _assert_same(base, _upto(poisoned, cut))
+    assert not poisoned.equity.loc[cut:].iloc[2:].equals(full.equity.loc[cut:].iloc[2:])
