@@ -14,12 +14,15 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from rotationlab.errors import DataError, UserError
+
+if TYPE_CHECKING:
+    from .splice import Splice
 
 COLUMNS = ("open", "high", "low", "close", "volume")
 
@@ -127,6 +130,9 @@ class BarsMeta:
     notes: tuple[str, ...] = field(default_factory=tuple)
     #: share of these bars with open == close (see :func:`close_only_share`)
     close_only_share: float | None = None
+    #: how the series was spliced from a proxy and a target (:class:`data_feeds.splice.Splice`),
+    #: None for a series from one source
+    splice: Splice | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -147,10 +153,11 @@ class Bars:
 
     @classmethod
     def build(cls, frame: pd.DataFrame, *, source: str, symbol: str, adjustment: str,
-              close_only: bool, origin: str = "", notes: tuple[str, ...] = ()) -> "Bars":
+              close_only: bool, origin: str = "", notes: tuple[str, ...] = (), splice=None) -> "Bars":
         """Bars of ``frame`` (columns open..volume, sorted dates). ``adjustment`` is one of
         :data:`ADJUSTMENTS` (or a former name of :data:`LEGACY_ADJUSTMENTS`); ``close_only`` is the
-        source's judgement of the whole series; ``meta.close_only_share`` is computed here."""
+        source's judgement of the whole series; ``meta.close_only_share`` is computed here;
+        ``splice``: a :class:`data_feeds.splice.Splice` for a spliced series."""
         adjustment = LEGACY_ADJUSTMENTS.get(adjustment, adjustment)
         if adjustment not in ADJUSTMENTS:
             raise ValueError(f"adjustment must be one of {sorted(ADJUSTMENTS)}")
@@ -161,7 +168,7 @@ class Bars:
             first_date=frame.index[0].strftime("%Y-%m-%d"),
             last_date=frame.index[-1].strftime("%Y-%m-%d"),
             rows=len(frame), sha256=frame_hash(frame), origin=origin, notes=tuple(notes),
-            close_only_share=close_only_share(frame),
+            close_only_share=close_only_share(frame), splice=splice,
         )
         return cls(frame, meta)
 
@@ -180,7 +187,7 @@ class Bars:
             )
         m = self.meta
         return Bars.build(frame, source=m.source, symbol=m.symbol, adjustment=m.adjustment,
-                          close_only=m.close_only, origin=m.origin, notes=m.notes)
+                          close_only=m.close_only, origin=m.origin, notes=m.notes, splice=m.splice)
 
 
 class Source(ABC):
@@ -240,8 +247,18 @@ def did_you_mean(word: str, choices) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def get_source(name: str, **options) -> Source:
-    """An instance of the registered source ``name``."""
+def get_source(name: str, *, sources=None, splice=None, **options) -> Source:
+    """An instance of the registered source ``name``.
+
+    ``sources`` (``{symbol: "sample" | "csv:DIR" | "yahoo[:MODE]"}`` or the text
+    ``"^DJI=sample,IWM=csv:DIR"``) and ``splice`` (``{target: proxy}`` or ``"IWM=^RUT"``) give
+    single symbols their own source and a proxy history: then the result is a
+    :class:`data_feeds.mixed.MixedSource` whose default source is ``name`` (see that module)."""
+    if sources or splice or name == "mixed":
+        from .mixed import MixedSource
+        if name == "mixed":
+            return MixedSource(sources=sources, splice=splice, **options)
+        return MixedSource(default=name, sources=sources, splice=splice, **options)
     try:
         cls = SOURCES[name]
     except KeyError:

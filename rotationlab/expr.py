@@ -51,7 +51,8 @@ Limits: text <= :data:`MAX_LENGTH` characters, nesting (parentheses, calls, oper
 :data:`MAX_DEPTH` levels, <= :data:`MAX_NODES` parts, numbers of <= :data:`MAX_NUMBER_CHARS`
 characters and magnitude <= :data:`MAX_LITERAL`, strings of <= :data:`MAX_STRING` characters,
 windows (``DAYS``) whole numbers from 1 to :data:`MAX_WINDOW` and never longer than the data, and
-the averaging windows of one series evaluation add up to <= :data:`MAX_WINDOW_WORK` bar-values.
+the averaging windows of one series evaluation (sma, zscore and the averages inside rs, pct_above,
+thrust and golden_cross) add up to <= :data:`MAX_WINDOW_WORK` bar-values.
 No operation's cost grows with a value, so evaluation takes O(parts x data length).
 
 Scalar context (constraints). Names are parameter values: numbers, true/false (as 1/0),
@@ -75,11 +76,35 @@ broadcast); names are numeric parameters. Functions, all causal (the value at ba
   NaN where the standard deviation is 0;
 * ``abs(x)``.
 
+Breadth and relative strength (S, B, S1... are series arguments as for sma: a symbol means its
+close; a member's NaN bars are left out of a share, and a share is NaN when no member counts):
+
+* ``rs(S, B, n)``: relative strength of S against benchmark B: the ratio ``r = S / B`` over its
+  own n-bar mean, minus 1: ``r / sma(r, n) - 1`` (0.02: the ratio is 2 % above its average);
+* ``pct_above(n, S1, S2, ...)``: the share (0 to 1) of the members whose value is strictly above
+  its own n-bar mean, among the members with both defined;
+* ``advancers(S1, S2, ...)``: the share of the members up on the bar (``x[t] > x[t-1]``) among
+  those with both closes; unchanged counts as not up;
+* ``thrust(low, high, n, S1, S2, ...)``: a Zweig-style breadth thrust. With ``a`` the 10-bar
+  mean of ``advancers(S1, ...)``, the value is 1 on a bar t where ``a[t] > high``, ``a[t-1]`` was
+  not above ``high`` and ``a[s] < low`` on some bar s from t-n to t-1 (the average moved from
+  below low to above high within n bars), 0 on other bars where ``a`` is defined, NaN where it
+  is not. Zweig ("Winning on Wall Street", 1986) used the NYSE's advancing / (advancing +
+  declining) issues, a 10-day exponential average, low 0.40, high 0.615 and 10 days:
+  ``thrust(0.40, 0.615, 10, ...)``; here the average is simple, and needs 0 <= low < high <= 1;
+* ``golden_cross(S, fast, slow)``: 1 while the fast-bar mean of S is above its slow-bar mean, 0
+  otherwise, NaN until the slow mean is defined (fast < slow).
+
+The functions behind them (:func:`relative_strength`, :func:`share_above`,
+:func:`advancing_share`, :func:`breadth_thrust`, :func:`cross_above`, :func:`basket_line`) are
+public, for rules that compute the same signals in Python.
+
 S (the first argument of close/open/high/low/ret) is a symbol: ``DIA``, ``^DJI`` or a quoted
 ``'BRK-B'``; a string parameter (``leader``) stands for its value. The first argument of
-sma/max/min/zscore is a series expression or a symbol meaning its close: a bare name there is a
-parameter if the context has one by that name (a string parameter is a symbol), otherwise a
-symbol, so :meth:`Expr.needed_symbols` knows before any data is loaded what will be fetched.
+sma/max/min/zscore (and every series argument of the breadth functions) is a series expression
+or a symbol meaning its close: a bare name there is a parameter if the context has one by that
+name (a string parameter is a symbol), otherwise a symbol, so :meth:`Expr.needed_symbols` knows
+before any data is loaded what will be fetched.
 
 NaN semantics (series): arithmetic propagates NaN (``x / 0`` follows IEEE: +-inf, ``0 / 0`` NaN);
 a comparison with a NaN side is NaN ("unknown"), otherwise 1.0 or 0.0; ``and``/``or``/``not``
@@ -438,10 +463,29 @@ SERIES_FUNCTIONS = {
     "min": Fn("min", 2, 2, ("series", "window"), "min(x, DAYS)"),
     "zscore": Fn("zscore", 2, 2, ("series", "window"), "zscore(x, DAYS)"),
     "abs": Fn("abs", 1, 1, ("value",), "abs(x)"),
+    "rs": Fn("rs", 3, 3, ("series", "series", "window"), "rs(S, B, DAYS)"),
+    "pct_above": Fn("pct_above", 2, None, ("window", "series"), "pct_above(DAYS, S1, S2, ...)"),
+    "advancers": Fn("advancers", 1, None, ("series",), "advancers(S1, S2, ...)"),
+    "thrust": Fn("thrust", 4, None, ("number", "number", "window", "series"),
+                 "thrust(LOW, HIGH, DAYS, S1, S2, ...)"),
+    "golden_cross": Fn("golden_cross", 3, 3, ("series", "window", "window"), "golden_cross(S, FAST, SLOW)"),
 }
-_SERIES_MAKERS = frozenset({"close", "open", "high", "low", "ret", "sma", "max", "min", "zscore"})
+_SERIES_MAKERS = frozenset({"close", "open", "high", "low", "ret", "sma", "max", "min", "zscore", "rs",
+                            "pct_above", "advancers", "thrust", "golden_cross"})
 _SYMBOL_FUNCS = frozenset(k for k, f in SERIES_FUNCTIONS.items() if f.kinds[0] == "symbol")
 _SERIES_FIRST = frozenset(k for k, f in SERIES_FUNCTIONS.items() if f.kinds[0] == "series")
+#: The mean window of thrust() (Zweig's 10 days).
+THRUST_AVERAGE_DAYS = 10
+
+
+def _role(fn: str, i: int) -> str:
+    """``symbol``, ``series`` or ``value``: what argument ``i`` of function ``fn`` names (known
+    before any context: a symbol, a series or symbol, or anything else)."""
+    f = SERIES_FUNCTIONS.get(fn)
+    if f is None:
+        return "value"
+    kind = f.kind(i)
+    return kind if kind in ("symbol", "series") else "value"
 
 
 class ScalarContext:
@@ -584,6 +628,28 @@ class Expr:
                     return None if n is None or inner is None else n - 1 + inner
                 if fn == "abs":
                     return need(args[0])
+
+                def series_need(node):
+                    return 1 if _is_symbol_arg(node, names) else need(node)
+                if fn == "rs" and len(args) == 3:
+                    n, a, b = window(args[2]), series_need(args[0]), series_need(args[1])
+                    return None if None in (n, a, b) else n - 1 + max(a, b)
+                if fn == "golden_cross" and len(args) == 3:
+                    n, a = window(args[2]), series_need(args[0])
+                    return None if None in (n, a) else n - 1 + a
+                if fn in ("pct_above", "advancers", "thrust"):
+                    members = args[1:] if fn == "pct_above" else args[3:] if fn == "thrust" else args
+                    parts = [series_need(m) for m in members]
+                    if None in parts:
+                        return None
+                    inner = max(parts)
+                    if fn == "pct_above":
+                        n = window(args[0])
+                        return None if n is None else n - 1 + inner
+                    if fn == "advancers":
+                        return inner + 1
+                    n = window(args[2])  # thrust: the n bars before, of a 10-bar mean of advancers
+                    return None if n is None else n + THRUST_AVERAGE_DAYS + inner
                 return None
             if not node.children:
                 return 1
@@ -596,17 +662,17 @@ class Expr:
         names = names or {}
         out = {}
         for node in _walk(self.root):
-            if node.kind != "call" or not node.children:
+            if node.kind != "call":
                 continue
-            first = node.children[0]
-            if node.value not in _SYMBOL_FUNCS and node.value not in _SERIES_FIRST:
-                continue
-            if first.kind in ("sym", "str"):
-                out.setdefault(first.value, None)
-            elif first.kind == "name" and first.value not in names:
-                out.setdefault(first.value, None)
-            elif first.kind == "name" and isinstance(names[first.value], str):
-                out.setdefault(names[first.value], None)
+            for i, arg in enumerate(node.children):
+                if _role(node.value, i) == "value":
+                    continue
+                if arg.kind in ("sym", "str"):
+                    out.setdefault(arg.value, None)
+                elif arg.kind == "name" and arg.value not in names:
+                    out.setdefault(arg.value, None)
+                elif arg.kind == "name" and isinstance(names[arg.value], str):
+                    out.setdefault(names[arg.value], None)
         return tuple(out)
 
 
@@ -656,8 +722,7 @@ def _collect(root: Node, names: dict, symbols: dict):
         elif node.kind == "sym" or (node.kind == "str" and role != "value"):
             symbols.setdefault(node.value, None)
         elif node.kind == "call":
-            first = "symbol" if node.value in _SYMBOL_FUNCS else "series" if node.value in _SERIES_FIRST else "value"
-            stack.extend((c, first if i == 0 else "value") for i, c in reversed(list(enumerate(node.children))))
+            stack.extend((c, _role(node.value, i)) for i, c in reversed(list(enumerate(node.children))))
         else:
             stack.extend((c, "value") for c in reversed(node.children))
 
@@ -773,10 +838,12 @@ class _Checker:
                     self.symbol(arg, fn.name, either=True)
                 else:
                     self.check(arg)
-            elif kind == "window":
+            elif kind in ("window", "number"):
                 self.check(arg)
                 if any(c.kind == "call" and c.value in _SERIES_MAKERS for c in _walk(arg)):
-                    self.fail(f"the window of {fn.name}() must be a number of bars (a parameter or a literal), "
+                    what = "the window" if kind == "window" else f"argument {i + 1}"
+                    unit = "a number of bars" if kind == "window" else "a number"
+                    self.fail(f"{what} of {fn.name}() must be {unit} (a parameter or a literal), "
                               f"not a series (column {arg.col})")
             else:
                 self.check(arg)
@@ -861,6 +928,94 @@ def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
             res[i: i + step] = view[i: i + step].std(axis=-1, ddof=1)
         out[n - 1:] = res
     return out
+
+
+def relative_strength(x: np.ndarray, bench: np.ndarray, n: int) -> np.ndarray:
+    """``r / rolling_mean(r, n) - 1`` with ``r = x / bench``: the ratio's distance above its own
+    n-bar mean, as a fraction (NaN warm-up, NaN where a window holds a NaN)."""
+    r = np.asarray(x, dtype=np.float64) / np.asarray(bench, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return r / rolling_mean(r, n) - 1.0
+
+
+def _share(hits: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(valid > 0, hits / np.maximum(valid, 1), np.nan)
+
+
+def share_above(members, n: int) -> np.ndarray:
+    """Share of ``members`` (arrays of one length) strictly above their own n-bar mean, among
+    those with the value and the mean defined; NaN where none is."""
+    hits = valid = 0
+    for x in members:
+        x = np.asarray(x, dtype=np.float64)
+        m = rolling_mean(x, n)
+        ok = ~np.isnan(x) & ~np.isnan(m)
+        hits = hits + (ok & (x > m))
+        valid = valid + ok
+    return _share(np.asarray(hits, dtype=np.float64), np.asarray(valid, dtype=np.float64))
+
+
+def advancing_share(members) -> np.ndarray:
+    """Share of ``members`` up on each bar (``x[t] > x[t-1]``) among those with both values
+    defined; NaN on the first bar and where none is."""
+    hits = valid = 0
+    for x in members:
+        x = np.asarray(x, dtype=np.float64)
+        prev = np.empty_like(x)
+        prev[:1] = np.nan
+        prev[1:] = x[:-1]
+        ok = ~np.isnan(x) & ~np.isnan(prev)
+        hits = hits + (ok & (x > prev))
+        valid = valid + ok
+    return _share(np.asarray(hits, dtype=np.float64), np.asarray(valid, dtype=np.float64))
+
+
+def breadth_thrust(share: np.ndarray, low: float, high: float, n: int,
+                   average_days: int = THRUST_AVERAGE_DAYS) -> np.ndarray:
+    """1.0 on the bars where the ``average_days`` mean ``a`` of ``share`` closes above ``high``
+    after not being above it on the previous bar, with ``a < low`` on some bar of the ``n``
+    before; 0.0 where ``a`` is defined otherwise; NaN where it is not (see ``thrust()`` in the
+    module docstring)."""
+    a = rolling_mean(np.asarray(share, dtype=np.float64), average_days)
+    T = len(a)
+    with np.errstate(invalid="ignore"):
+        above = a > high
+        below = (a < low).astype(np.int64)
+    seen = np.zeros(T + 1, dtype=np.int64)
+    np.cumsum(below, out=seen[1:])                # seen[k]: low readings on bars < k
+    t = np.arange(T)
+    recent = seen[t] - seen[np.maximum(t - n, 0)] > 0   # a low reading on bars t-n .. t-1
+    was_above = np.zeros(T, dtype=bool)
+    was_above[1:] = above[:-1]
+    out = (above & ~was_above & recent).astype(np.float64)
+    out[np.isnan(a)] = np.nan
+    return out
+
+
+def cross_above(x: np.ndarray, fast: int, slow: int) -> np.ndarray:
+    """1.0 while the fast-bar mean of ``x`` is above its slow-bar mean, 0.0 otherwise, NaN where
+    either mean is undefined."""
+    f, s = rolling_mean(x, fast), rolling_mean(x, slow)
+    with np.errstate(invalid="ignore"):
+        out = (f > s).astype(np.float64)
+    out[np.isnan(f) | np.isnan(s)] = np.nan
+    return out
+
+
+def basket_line(members) -> np.ndarray:
+    """One line for a basket of price series: the member itself for one member, else the
+    geometric mean ``exp(mean(log x_i))`` (the members summed in the order given), NaN where a
+    member is NaN. Scaling a member by k scales the line by a constant, so a ratio over its own
+    mean (:func:`relative_strength`) does not depend on the members' price levels."""
+    members = [np.asarray(x, dtype=np.float64) for x in members]
+    if len(members) == 1:
+        return members[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = np.log(members[0])
+        for x in members[1:]:
+            acc = acc + np.log(x)
+        return np.exp(acc / len(members))
 
 
 #: Series parts kept in a context's shared memo (the costly ones; comparisons and logic are cheap
@@ -1157,6 +1312,8 @@ class _Eval:
             out = np.full(len(c), np.nan)
             out[n:] = c[n:] / c[:-n] - 1.0
             return out
+        if name in _BREADTH:
+            return self._breadth(name, args)
         x = self._series_arg(args[0], name)
         n = self.window(args[1], name, lowest=2 if name == "zscore" else 1)
         if name == "max":
@@ -1170,6 +1327,48 @@ class _Eval:
         m, s = rolling_mean(x, n), rolling_std(x, n)
         flat = s <= _FLAT * np.abs(m)  # a constant window (its std is 0 up to rounding)
         return np.where(flat, np.nan, (x - m) / s)
+
+
+    def number(self, node: Node, fn: str, i: int) -> float:
+        v = self.ev(node)
+        arr = np.asarray(v)
+        if arr.ndim != 0 or not _is_number(arr.item()) or not math.isfinite(float(arr.item())):
+            self.fail(f"argument {i + 1} of {fn}() must be a finite number, got {_kind_of(v)}")
+        return float(arr.item())
+
+    def _breadth(self, name: str, args):
+        if name == "rs":
+            x, b = self._series_arg(args[0], name), self._series_arg(args[1], name)
+            n = self.window(args[2], name)
+            self._charge(name, n, 1)
+            return relative_strength(x, b, n)
+        if name == "golden_cross":
+            x = self._series_arg(args[0], name)
+            fast, slow = self.window(args[1], name), self.window(args[2], name)
+            if not fast < slow:
+                self.fail(f"golden_cross(S, FAST, SLOW) needs FAST < SLOW, got {fast} and {slow}")
+            self._charge(name, fast, 1)
+            self._charge(name, slow, 1)
+            return cross_above(x, fast, slow)
+        if name == "advancers":
+            return advancing_share([self._series_arg(a, name) for a in args])
+        if name == "pct_above":
+            n = self.window(args[0], name)
+            members = [self._series_arg(a, name) for a in args[1:]]
+            for _ in members:
+                self._charge(name, n, 1)
+            return share_above(members, n)
+        low, high = self.number(args[0], name, 0), self.number(args[1], name, 1)
+        if not 0.0 <= low < high <= 1.0:
+            self.fail(f"thrust(LOW, HIGH, ...) needs 0 <= LOW < HIGH <= 1 (shares of the members), got {low:g} "
+                      f"and {high:g}; Zweig's are 0.40 and 0.615")
+        n = self.window(args[2], name)
+        share = advancing_share([self._series_arg(a, name) for a in args[3:]])
+        self._charge(name, min(THRUST_AVERAGE_DAYS, self.ctx.length), 1)
+        return breadth_thrust(share, low, high, n)
+
+
+_BREADTH = frozenset({"rs", "pct_above", "advancers", "thrust", "golden_cross"})
 
 
 def _is_symbol_arg(node: Node, names: dict) -> bool:

@@ -1,7 +1,7 @@
 """Rotation rules. ``STRATEGIES`` maps each registry key to its class; ``rule_class`` also loads
 ``path/to/rule.py:ClassName`` files."""
 
-from . import baselines, divergence, signal_rule  # noqa: F401  (registers the rules)
+from . import baselines, breadth, divergence, signal_rule  # noqa: F401  (registers the rules)
 from .base import (STRATEGIES, Decisions, History, PanelHistory, Rule, Target, equal_weights, load_rule_file,
                    new_month, new_month_mask, register, rule_class, weights_of)
 
