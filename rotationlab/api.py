@@ -34,7 +34,7 @@ KEYWORDS = {
     "offline": ("data", "offline"), "symbols": ("data", "symbols"), "start": ("data", "start"),
     "end": ("data", "end"), "align": ("data", "align"), "max_ffill_days": ("data", "max_ffill_days"),
     "adjustments": ("data", "adjustments"), "strict_adjustment": ("data", "strict_adjustment"),
-    "date_format": ("data", "date_format"),
+    "date_format": ("data", "date_format"), "sources": ("data", "sources"), "splice": ("data", "splice"),
     "strategy": ("strategy", "name"), "params": ("strategy", "params"),
     "cash": ("costs", "cash"), "commission_bps": ("costs", "commission_bps"),
     "slippage_bps": ("costs", "slippage_bps"), "fill": ("costs", "fill"), "cash_buffer": ("costs", "cash_buffer"),
@@ -104,6 +104,10 @@ def _run_tables(cfg: RunConfig) -> dict:
             data[k] = getattr(cfg, k)
     if cfg.adjustments:
         data["adjustments"] = dict(cfg.adjustments)
+    if cfg.sources:
+        data["sources"] = dict(cfg.sources)
+    if cfg.splice:
+        data["splice"] = dict(cfg.splice)
     return {"benchmark": cfg.benchmark or "none", "data": data,
             "strategy": {"name": cfg.strategy, "params": dict(cfg.params)},
             "costs": {"cash": ex.cash, "commission_bps": ex.commission_bps, "slippage_bps": ex.slippage_bps,

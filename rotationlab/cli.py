@@ -94,6 +94,12 @@ def _data_args(p):
                         "wins over adjustments.toml and the defaults")
     g.add_argument("--strict-adjustment", action="store_const", const=True,
                    help="refuse to mix total-return and price series (default: one warning line)")
+    g.add_argument("--symbol-source", "--sources", dest="sources", action="append", metavar="SYM=SOURCE",
+                   help="a symbol's own source, repeatable or SYM=SRC,SYM2=SRC: sample, csv:DIR or yahoo "
+                        "(e.g. --symbol-source ^DJI=sample,IWM=csv:../shared/data/market)")
+    g.add_argument("--splice", action="append", metavar="TARGET=PROXY",
+                   help="splice a longer proxy before a symbol's first date, scaled at the first common date "
+                        "(e.g. --splice IWM=^RUT); recorded in the provenance")
     g.add_argument("--date-format", metavar="FMT",
                    help="strftime format of the files' dates, e.g. %%d/%%m/%%Y; needed when day and month "
                         "cannot be told apart (default: ISO, or the order the file shows)")
@@ -283,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 _RENAME = {"param": "params"}
 _CLI_ONLY = {"command", "debug", "config", "force", "timings", "resume", "stats", "strategy_specs", "pre_params",
              "symbols", "asof", "json", "report", "_argv"}
-FLAGS = {"source": "--source", "data_dir": "--data-dir", "cache_dir": "--cache-dir", "start": "--start",
+FLAGS = {"sources": "--symbol-source", "splice": "--splice", "source": "--source", "data_dir": "--data-dir", "cache_dir": "--cache-dir", "start": "--start",
          "end": "--end", "align": "--align", "max_ffill_days": "--max-ffill-days", "adjustments": "--adjustment",
          "date_format": "--date-format", "name": "--strategy", "params": "-p", "cash": "--cash",
          "commission_bps": "--commission-bps", "slippage_bps": "--slippage-bps", "fill": "--fill",
@@ -351,6 +357,12 @@ def _fix(kw: dict) -> dict:
     if "adjustment" in kw:
         from data_feeds import parse_adjustments
         kw["adjustments"] = parse_adjustments(kw.pop("adjustment"))
+    if "sources" in kw:
+        from data_feeds import parse_sources
+        kw["sources"] = parse_sources(kw["sources"], where="--symbol-source")
+    if "splice" in kw:
+        from data_feeds import parse_splice
+        kw["splice"] = parse_splice(kw["splice"], where="--splice")
     if "strategy" in kw and "strategies" not in kw and ":" in kw["strategy"] and ".py:" not in kw["strategy"]:
         from rotationlab.comparison import parse_spec
         name, params = parse_spec(kw["strategy"])

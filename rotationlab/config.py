@@ -80,10 +80,15 @@ class RunConfig:
     adjustments: dict = field(default_factory=dict)   # symbol -> declared adjustment kind
     strict_adjustment: bool = False                  # mixing adjustment kinds is an error
     date_format: str | None = None                   # strftime format of CSV dates (d/m vs m/d)
+    sources: dict = field(default_factory=dict)      # symbol -> its own source ("sample", "csv:DIR", ...)
+    splice: dict = field(default_factory=dict)       # target symbol -> the proxy spliced before it
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["params"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()}
+        for k in ("sources", "splice"):  # absent when unused (the config hashes of plain runs stay put)
+            if not d[k]:
+                d.pop(k)
         return d
 
     def to_json(self) -> str:
@@ -96,6 +101,10 @@ class RunConfig:
             opts["adjustments"] = dict(self.adjustments)
         if self.date_format:
             opts["date_format"] = self.date_format
+        if self.sources:
+            opts["sources"] = dict(self.sources)
+        if self.splice:
+            opts["splice"] = dict(self.splice)
         return opts
 
 

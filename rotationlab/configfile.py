@@ -17,6 +17,8 @@ A config file holds what the command line can say, grouped in tables::
     adjustments = { SPY = "total_return" } # declared adjustment kinds (total_return|price|unknown)
     strict_adjustment = false              # mixing adjustment kinds is an error, not a warning
     date_format = "%d/%m/%Y"               # CSV dates that are not ISO
+    sources = { "^DJI" = "sample", IWM = "csv:../shared/data/market" }   # a symbol's own source
+    splice = { IWM = "^RUT" }              # a longer proxy spliced before a symbol's first date
 
     [strategy]
     name = "dow_nasdaq_divergence"         # or "path/to/rule.py:ClassName"
@@ -101,6 +103,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple, str]]] = {
         "adjustments": ((dict,), "a table of SYMBOL = \"total_return\" | \"price\" | \"unknown\""),
         "strict_adjustment": ((bool,), "true or false"),
         "date_format": ((str,), "a strftime format such as \"%d/%m/%Y\""),
+        "sources": ((dict, str, list), "a table of SYMBOL = \"sample\" | \"csv:DIR\" | \"yahoo\""),
+        "splice": ((dict, str, list), "a table of TARGET = \"PROXY\""),
     },
     "strategy": {
         "name": ((str,), "a registry key or path/to/rule.py:ClassName"),
@@ -371,6 +375,9 @@ def settings(raw: dict, where=None, config_file: FileConfig | None = None) -> Se
             raise UserError(f"{where('data', 'adjustments')}: {sym} = {kind!r} is not an adjustment kind; "
                             f"use one of {', '.join(ADJUSTMENT_KINDS)}")
         adjustments[str(sym)] = kind
+    from data_feeds import parse_sources, parse_splice
+    sources = parse_sources(data.get("sources"), where=where("data", "sources")) if data.get("sources") else {}
+    spliced = parse_splice(data.get("splice"), where=where("data", "splice")) if data.get("splice") else {}
     name = strat.get("name", "dow_nasdaq_divergence")
     given = dict(strat.get("params") or {})
     rule = make_rule(name, given)  # validates every parameter now (one-line errors)
@@ -382,7 +389,7 @@ def settings(raw: dict, where=None, config_file: FileConfig | None = None) -> Se
         execution=Execution(**ex_kw),
         align=AlignPolicy(kind=data.get("align", "union"), max_ffill_days=data.get("max_ffill_days", 5)),
         adjustments=adjustments, strict_adjustment=bool(data.get("strict_adjustment", False)),
-        date_format=data.get("date_format"))
+        date_format=data.get("date_format"), sources=sources, splice=spliced)
     from data_feeds.base import check_date
     check_date(run.start, "--start")
     check_date(run.end, "--end")
@@ -449,7 +456,7 @@ def merge(base: dict, over: dict) -> dict:
         if isinstance(value, dict):
             table = out.setdefault(key, {})
             for k, v in value.items():
-                if k in ("params", "grid", "adjustments") and isinstance(v, dict):
+                if k in ("params", "grid", "adjustments", "sources", "splice") and isinstance(v, dict):
                     table[k] = {**(table.get(k) or {}), **v}
                 else:
                     table[k] = v

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data_feeds import CLOSE_ONLY_SHARE, Bars, adjustment_mix, align, close_only_share
+from data_feeds import CLOSE_ONLY_SHARE, Bars, adjustment_mix, align, close_only_share, splice_warnings
 from rotationlab.config import FILL_TIMING, RunConfig
 from rotationlab.errors import UserError
 
@@ -223,8 +223,9 @@ def layout(config: RunConfig, data: dict[str, Bars], rule, panel: Panel | None =
         (warnings if warn else notes).append(note)
     kinds = {s: panel.bars[s].meta.adjustment for s in traded}
     bench = (config.benchmark, panel.bars[config.benchmark].meta.adjustment) if config.benchmark else None
-    note = adjustment_mix(kinds, bench, data_dir=config.data_dir)
-    if note:
+    notes_adj = [adjustment_mix(kinds, bench, data_dir=config.data_dir),
+                 *splice_warnings({s: panel.bars[s] for s in symbols})]
+    for note in filter(None, notes_adj):
         if config.strict_adjustment:
             raise UserError(f"{note} (--strict-adjustment)")
         warnings.append(note)

@@ -121,7 +121,7 @@ def test_dask_resume_recomputes_nothing_already_written(cluster, tmp_path):
 
 def test_dask_sweep_matches_local_and_survives_a_killed_worker(cluster, tmp_path):
     local, remote = tmp_path / "local", tmp_path / "dask"
-    argv = ["sweep", *PERIOD, *GRID, "--no-pdf", "--no-progress"]
+    argv = ["sweep", *PERIOD, *GRID, "--engine", "backtrader", "--no-pdf", "--no-progress"]  # rows stream as they finish
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_backtest.py"), *argv, "--out", str(remote),
                              "--dask-scheduler", cluster["address"]], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -148,3 +148,14 @@ def test_dask_sweep_matches_local_and_survives_a_killed_worker(cluster, tmp_path
     assert man["rows"] == {"written": 24, "of": 24, "failed": 0}
     # the survivor did the rest; the scheduler saw the other one go
     assert b"Remove worker" in (cluster["logs"] / "scheduler.log").read_bytes()
+
+
+def test_dask_fast_sweep_equals_the_local_fast_sweep(cluster, tmp_path):
+    """The default (fast) engine sends chunks of the grid to the workers; the rows are the local ones."""
+    argv = ["sweep", *PERIOD, *GRID, "--no-pdf", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "local")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "dask"), "--dask-scheduler", cluster["address"]]) == 0
+    assert (tmp_path / "dask" / "sweep.csv").read_bytes() == (tmp_path / "local" / "sweep.csv").read_bytes()
+    man = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert man["status"] == "complete" and man["venue"]["engine"] == "fast"
+    assert man["venue"]["dask_scheduler"] == cluster["address"]

@@ -207,3 +207,47 @@ def test_a_run_on_a_spliced_series(late_iwm):
     assert res.equity.index[0] < pd.Timestamp(CUT)  # traded on the proxy's part
     fr = fast.run_fast(fast.prepare(cfg, bars), [{}])
     assert fast.equity_difference(fr.equity[0], res.equity.to_numpy()) <= 1e-6
+
+
+@needs_shared
+def test_a_run_mixing_the_sample_and_a_csv_folder_lists_each_source(tmp_path):
+    import json
+
+    from rotationlab.cli import main
+    out = tmp_path / "run"
+    rc = main(["run", "--symbol-source", f"IWM=csv:{SHARED_MARKET}", "-p", "rotation_symbols=^DJI,IWM",
+               "--start", "2003-01-01", "--no-pdf", "--no-html", "--out", str(out)])
+    assert rc == 0
+    syms = json.loads((out / "manifest.json").read_text())["data"]["symbols"]
+    assert {s: m["source"] for s, m in syms.items()} == {"^DJI": "sample", "^IXIC": "sample", "^GSPC": "sample",
+                                                          "IWM": "csv"}
+    assert syms["IWM"]["origin"].endswith("IWM.csv")
+
+
+@needs_shared
+def test_a_run_with_a_spliced_proxy_records_the_splice_in_its_provenance(tmp_path):
+    """IWM (here cut to start in 2023, so that the shared ^RUT, which starts in 2021, is the
+    longer history; the shared ^RUT is shorter than the real IWM) spliced to ^RUT, beside the
+    shared ^DJI/^IXIC: the run works and its provenance names both parts, their sources and the
+    splice date and factor."""
+    import json
+
+    import pandas as pd
+
+    from rotationlab.cli import main
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    iwm = pd.read_csv(SHARED_MARKET / "IWM.csv")
+    iwm[iwm["date"] >= "2023-01-03"].to_csv(folder / "IWM.csv", index=False)
+    out = tmp_path / "run"
+    rc = main(["run", "--source", "csv", "--data-dir", str(SHARED_MARKET), "--symbol-source", f"IWM=csv:{folder}",
+               "--splice", "IWM=^RUT", "-p", "rotation_symbols=^DJI,IWM", "--benchmark", "none", "--no-pdf",
+               "--no-html", "--out", str(out)])
+    assert rc == 0
+    man = json.loads((out / "manifest.json").read_text())
+    syms = man["data"]["symbols"]
+    sp = syms["IWM"]["splice"]
+    assert syms["IWM"]["source"] == "splice" and sp["date"] == "2023-01-03" and sp["factor"] > 0
+    assert sp["proxy"]["symbol"] == "^RUT" and sp["proxy"]["source"] == "csv"
+    assert sp["target"]["source"] == "csv" and str(folder) in sp["target"]["origin"]
+    assert man["data"]["period"]["trade_from"] < "2023-01-03"  # the proxy's history is traded
