@@ -47,6 +47,8 @@ KEYWORDS = {
     "strategies": ("compare", "strategies"), "baselines": ("compare", "baselines"),
     "horizons": ("study", "horizons"), "entry_lag": ("study", "entry_lag"), "n_boot": ("study", "n_boot"),
     "n_null": ("study", "n_null"), "when": ("study", "when"), "on": ("study", "on"), "analogs": ("study", "analogs"),
+    "factors": ("factors", "enabled"), "factor_file": ("factors", "file"), "factor_units": ("factors", "units"),
+    "hac_lags": ("factors", "hac_lags"),
     "is_years": ("walkforward", "is_years"), "oos_years": ("walkforward", "oos_years"),
     "anchored": ("walkforward", "anchored"), "objective": ("walkforward", "objective"),
 }
@@ -217,6 +219,12 @@ class Run:
     def warnings(self) -> tuple:
         return self.result.warnings
 
+    @property
+    def factors(self) -> dict | None:
+        """The factor attribution (``metrics["factors"]``): loadings, t-statistics, alpha, R²
+        of the rule's monthly excess returns on market, size and value; None when turned off."""
+        return self.metrics.get("factors")
+
     def report(self, out=None, *, pdf: bool = True, html: bool = True, force: bool = False, command=None,
                timings: dict | None = None) -> Path:
         """Write the run's folder (CSVs, metrics.json, PNGs, report.pdf, report.html, manifest)."""
@@ -264,6 +272,11 @@ def run(config=None, *, data=None, rule=None, stats: bool = True, **kw) -> Run:
         from rotationlab.verdict import run_verdict
         metrics["statistics"] = run_statistics(result, seed=s.seed)
         metrics["statistics"]["verdict"] = run_verdict(metrics["statistics"])
+    f = s.factors
+    if f.enabled or f.file:
+        from rotationlab.factors import run_attribution
+        metrics["factors"] = run_attribution(result, f.file, units=f.units, hac_lags=f.hac_lags,
+                                             required=f.file is not None)
     return Run(result=result, metrics=metrics, settings=s, data=bars)
 
 

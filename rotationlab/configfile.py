@@ -149,6 +149,12 @@ SCHEMA: dict[str, dict[str, tuple[tuple, str]]] = {
         "on": ((str, _dt.date), "a date (YYYY-MM-DD)"),
         "analogs": ((int,), "a whole number"),
     },
+    "factors": {
+        "enabled": ((bool,), "true or false"),
+        "file": ((str,), "a factors CSV path (month, mkt_rf, smb, hml, rf)"),
+        "units": ((str,), "percent or fraction"),
+        "hac_lags": ((int,), "a whole number of months"),
+    },
     "walkforward": {
         "is_years": (_NUM, "a number of years"),
         "oos_years": (_NUM, "a number of years"),
@@ -289,6 +295,14 @@ class WalkForwardSettings:
 
 
 @dataclass(frozen=True)
+class FactorSettings:
+    enabled: bool = True             # run: regress monthly excess returns on the factors
+    file: str | None = None          # a factors CSV; None: the installed Fama-French data (arch)
+    units: str = "percent"
+    hac_lags: int | None = None
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     out: str | None = None
     pdf: bool = True
@@ -309,6 +323,7 @@ class Settings:
     study: StudySettings = field(default_factory=StudySettings)
     walkforward: WalkForwardSettings = field(default_factory=WalkForwardSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    factors: FactorSettings = field(default_factory=FactorSettings)
     config_file: FileConfig | None = field(default=None, compare=False)
 
     def check_symbols(self, needed, what: str = "the strategy") -> None:
@@ -428,6 +443,13 @@ def settings(raw: dict, where=None, config_file: FileConfig | None = None) -> Se
                                anchored=bool(wf.get("anchored", False)), objective=wf.get("objective", "sharpe"))
     report = ReportSettings(out=rep.get("out"), pdf=bool(rep.get("pdf", True)), html=bool(rep.get("html", True)),
                             progress=bool(rep.get("progress", True)))
+    fac = raw.get("factors", {})
+    factors = FactorSettings(enabled=bool(fac.get("enabled", True)), file=fac.get("file"),
+                             units=fac.get("units", "percent"), hac_lags=fac.get("hac_lags"))
+    if factors.units not in ("percent", "fraction"):
+        raise UserError(f"{where('factors', 'units')} {factors.units!r}: use percent or fraction")
+    if factors.hac_lags is not None and factors.hac_lags < 0:
+        raise UserError(f"{where('factors', 'hac_lags')} {factors.hac_lags}: give 0 or more months")
     strategies = _strategy_specs(cmp_.get("strategies") or [], where)
     if not strategies:
         strategies = ((name, params),)
@@ -439,7 +461,7 @@ def settings(raw: dict, where=None, config_file: FileConfig | None = None) -> Se
     seed = raw.get("seed", 0)
     return Settings(run=run, seed=seed, symbols=tuple(syms) if syms is not None else None, strategies=strategies,
                     baselines=bool(cmp_.get("baselines", True)), sweep=sweep, study=study, walkforward=walk,
-                    report=report, config_file=config_file)
+                    report=report, factors=factors, config_file=config_file)
 
 
 def merge(base: dict, over: dict) -> dict:

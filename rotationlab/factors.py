@@ -288,3 +288,40 @@ def summary_table(attribution: dict) -> pd.DataFrame:
         rows.append({"term": NAMES.get(nm, nm), "estimate": a["loadings"][nm], "t (Newey-West)": a["t"][nm],
                      "t (OLS)": a["t_ols"][nm]})
     return pd.DataFrame(rows).set_index("term")
+
+
+# -- a run's attribution -------------------------------------------------------------------------
+def run_attribution(result, file=None, *, units: str = "percent", hac_lags: int | None = None,
+                    required: bool = False) -> dict:
+    """The factor attribution of a run (``metrics.json["factors"]``): the rule's monthly excess
+    returns on the factors (the keys of :func:`factor_attribution`), and beside it, in
+    ``compared``, the same regression of holding the growth basket and of the benchmark, so a
+    rotation's loadings read against what it rotates out of.
+
+    ``file``: a factors CSV (default: the installed data set). When the run has too few whole
+    months inside the factor data, the result is ``{"skipped": reason}`` unless ``required``
+    (a factor file was asked for), when the UserError is raised."""
+    from rotationlab.metrics import benchmark_returns, growth_returns, strategy_returns
+    try:
+        factors, prov = load_factors(file, units=units)
+        out = factor_attribution(strategy_returns(result), factors, hac_lags=hac_lags, provenance=prov)
+    except UserError as exc:
+        if required:
+            raise
+        return {"skipped": str(exc)}
+    out["series"] = "the rule's daily equity, compounded to calendar months"
+    compared = {}
+    baskets = getattr(result, "baskets", None) or {}
+    for label, series in ((("growth " + "+".join(baskets.get("growth") or ())).strip(), growth_returns(result)),
+                          (f"benchmark {result.config.get('benchmark') or ''}".strip(), benchmark_returns(result))):
+        if series is None or not series.dropna().size:
+            continue
+        try:
+            a = factor_attribution(series.dropna(), factors, hac_lags=out["hac_lags"], provenance=prov)
+        except UserError as exc:
+            compared[label] = {"skipped": str(exc)}
+            continue
+        compared[label] = {k: a[k] for k in ("loadings", "t", "alpha_monthly", "alpha_annual", "alpha_t", "r2",
+                                             "months", "first_month", "last_month")}
+    out["compared"] = compared
+    return out
