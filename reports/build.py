@@ -26,6 +26,7 @@ FIGURES = {
     "allocation": F.allocation_figure,
     "signal": F.signal_figure,
     "rolling": F.rolling_figure,
+    "rolling_beta": F.rolling_beta_figure,
     "monthly": F.monthly_figure,
 }
 
@@ -71,7 +72,8 @@ def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict
             pages = [P.cover_page(result, metrics), P.metrics_page(result, metrics)]
             if "statistics" in metrics:
                 pages.append(statistics_page(result, metrics))
-            pages += [*figs.values(), P.trades_page(result, metrics), P.execution_page(result, metrics)]
+            pages += [*figs.values(), *P.tearsheet_pages(result, metrics), P.trades_page(result, metrics),
+                      P.execution_page(result, metrics)]
             folder.write_bytes("report.pdf", P.pdf_bytes(pages, title=f"Rotation Lab report: {result.strategy}"))
         t3 = time.perf_counter()
     finally:

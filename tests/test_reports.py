@@ -317,7 +317,8 @@ def test_pdf_pages_and_text(report_dir, result):
     out, paths = report_dir
     reader, pages = _pdf_text(out / "report.pdf")
     assert len(pages) >= 6
-    assert len(pages) == 3 + len(FIGURES) + 2  # cover, metrics, statistics, figures, trades, execution
+    # cover, metrics, statistics, figures, tear sheet (returns, drawdowns, crises), trades, execution
+    assert len(pages) == 3 + len(FIGURES) + 3 + 2
     cover = " ".join(pages[0].split())
     assert result.strategy in cover and "Parameters" in cover and "Data provenance" in cover
     assert " ".join(result.rule.split()[:8]) in cover
