@@ -665,6 +665,56 @@ def trades_page(result: RunResult, metrics: dict, n: int = N_TRADES_SHOWN, title
     return fig
 
 
+def execution_rows(result: RunResult, extra: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """``(key, value)`` lines of the fills and costs (``result.execution``)."""
+    ex = result.execution
+    return [
+        ("fill timing", ex.get("fill_rule", ex.get("fill"))),
+        ("commission", f"{ex.get('commission_bps'):g} bps of traded value"),
+        ("slippage", f"{ex.get('slippage_bps'):g} bps against every fill (in the fill price)"),
+        ("starting cash", f"{ex.get('cash'):,.0f}"),
+        ("cash buffer", f"{ex.get('cash_buffer'):.2%} of value kept in cash when rebalancing, for costs"),
+        ("rebalancing", f"when the target changes, the rule asks, or a weight drifts more than "
+                        f"{ex.get('drift_tolerance'):.2%} from target"),
+        ("sizing", ex.get("sizing")),
+        ("benchmark", ex.get("benchmark") or "none"),
+        *([("growth reference", ex["growth"])] if ex.get("growth") else []),
+        ("rejected orders", str(ex.get("rejected_orders", 0))),
+        *(extra or []),
+    ]
+
+
+def close_only_notes(result: RunResult) -> list[str]:
+    """One line per close-only symbol (how its orders fill, its data notes); empty if none."""
+    out = []
+    for s, m in result.provenance.get("symbols", {}).items():
+        if m.get("close_only"):
+            notes = "; ".join(m.get("notes", []))
+            out.append(f"{s}: open = high = low = close, so orders fill at the next close and the "
+                       f"intraday range is unknown." + (f" Data notes: {notes}." if notes else ""))
+    return out
+
+
+def metric_definitions(metrics: dict) -> list[str]:
+    """How the metrics are computed, one statement each."""
+    return [
+        "Daily returns are day-to-day changes of the end-of-day portfolio value, from the first "
+        f"trading date ({metrics.get('returns_from')} is the first return).",
+        f"Annualised figures use {metrics['periods_per_year']} periods a year; risk-free rate "
+        f"{metrics['risk_free']:g} a day (empyrical-reloaded conventions).",
+        "CAGR, volatility, Sharpe, Sortino, Calmar, max drawdown, alpha and beta come from empyrical; "
+        "tracking error is empyrical's annual volatility of the daily return difference; information "
+        "ratio is its excess Sharpe times the square root of the periods a year.",
+        "Drawdown lengths and holding periods count trading days; a drawdown not recovered by the "
+        "end is measured to the last date.",
+        "Annual turnover: traded value (buys and sells) / 2 / that day's portfolio value, summed, "
+        "per year. Exposure: average invested weight. Monthly hit rate: share of calendar months "
+        "with a positive return (partial first and last months included).",
+        "The benchmark is its close rebased to the starting cash, held without costs; holding growth "
+        "is the rule's growth basket bought on the first day and held, without costs.",
+    ]
+
+
 def execution_page(result: RunResult, metrics: dict, extra: list[tuple[str, str]] | None = None):
     ex = result.execution
     with style():
@@ -673,48 +723,15 @@ def execution_page(result: RunResult, metrics: dict, extra: list[tuple[str, str]
         W, H = FIGSIZE
         left = Column(fig, 0.4, H - 1.15, 5.6)
         left.heading("Fills and costs")
-        left.kv([
-            ("fill timing", ex.get("fill_rule", ex.get("fill"))),
-            ("commission", f"{ex.get('commission_bps'):g} bps of traded value"),
-            ("slippage", f"{ex.get('slippage_bps'):g} bps against every fill (in the fill price)"),
-            ("starting cash", f"{ex.get('cash'):,.0f}"),
-            ("cash buffer", f"{ex.get('cash_buffer'):.2%} of value kept in cash when rebalancing, for costs"),
-            ("rebalancing", f"when the target changes, the rule asks, or a weight drifts more than "
-                            f"{ex.get('drift_tolerance'):.2%} from target"),
-            ("sizing", ex.get("sizing")),
-            ("benchmark", ex.get("benchmark") or "none"),
-            ("rejected orders", str(ex.get("rejected_orders", 0))),
-            *(extra or []),
-        ], size=10)
+        left.kv(execution_rows(result, extra), size=10)
         left.heading("Fill price by symbol")
         left.kv(list(ex.get("fills_by_symbol", {}).items()), size=10)
-        close_only = [s for s, m in result.provenance.get("symbols", {}).items() if m.get("close_only")]
         left.heading("Close-only feeds")
-        if close_only:
-            for s in close_only:
-                notes = "; ".join(result.provenance["symbols"][s].get("notes", []))
-                left.para(f"{s}: open = high = low = close, so orders fill at the next close and the "
-                          f"intraday range is unknown." + (f" Data notes: {notes}." if notes else ""), size=10)
-        else:
-            left.para("None: every symbol has open, high, low and close.", size=10)
+        for line in close_only_notes(result) or ["None: every symbol has open, high, low and close."]:
+            left.para(line, size=10)
         right = Column(fig, 6.35, H - 1.15, W - 6.35 - 0.4)
         right.heading("How the metrics are computed")
-        defs = [
-            "Daily returns are day-to-day changes of the end-of-day portfolio value, from the first "
-            f"trading date ({metrics.get('returns_from')} is the first return).",
-            f"Annualised figures use {metrics['periods_per_year']} periods a year; risk-free rate "
-            f"{metrics['risk_free']:g} a day (empyrical-reloaded conventions).",
-            "CAGR, volatility, Sharpe, Sortino, Calmar, max drawdown, alpha and beta come from empyrical; "
-            "tracking error is empyrical's annual volatility of the daily return difference; information "
-            "ratio is its excess Sharpe times the square root of the periods a year.",
-            "Drawdown lengths and holding periods count trading days; a drawdown not recovered by the "
-            "end is measured to the last date.",
-            "Annual turnover: traded value (buys and sells) / 2 / that day's portfolio value, summed, "
-            "per year. Exposure: average invested weight. Monthly hit rate: share of calendar months "
-            "with a positive return (partial first and last months included).",
-            "The benchmark is its close rebased to the starting cash, held without costs.",
-        ]
-        for d in defs:
+        for d in metric_definitions(metrics):
             right.para("- " + d, size=9.6)
             right.gap(0.04)
         al = result.provenance.get("alignment", {})
