@@ -299,7 +299,7 @@ def monthly_chart(result, annual: list[dict] | None, label: str | None = None, c
     vals = table.to_numpy(dtype=float)
     lim = float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 0.1
     lim = max(lim, 0.01)
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.68, 0.32], shared_yaxes=True, horizontal_spacing=0.02,
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.68, 0.32], horizontal_spacing=0.02,
                         subplot_titles=["Monthly returns", "Calendar-year returns"])
     text = [[("" if not np.isfinite(v) else f"{v * 100:.1f}") for v in row] for row in vals]
     fig.add_trace(go.Heatmap(z=vals, x=MONTHS, y=years, zmin=-lim, zmax=lim, zmid=0.0, colorscale="RdYlGn",
@@ -321,7 +321,8 @@ def monthly_chart(result, annual: list[dict] | None, label: str | None = None, c
     n = len(years)
     style_layout(fig, f"Monthly and calendar-year returns: {name}, {period_text(result)}", max(360, 26 * n + 150))
     fig.update_layout(barmode="group", hovermode="closest", bargap=0.25, margin={"l": 110})
-    fig.update_yaxes(autorange="reversed", type="category", row=1, col=1)
+    fig.update_yaxes(autorange="reversed", type="category", categoryorder="array", categoryarray=years)
+    fig.update_yaxes(showticklabels=False, row=1, col=2)
     fig.update_xaxes(side="top", row=1, col=1, showgrid=False)
     fig.update_xaxes(tickformat=".0%", row=1, col=2)
     fig.update_annotations(font={"size": 12}, yshift=22)
