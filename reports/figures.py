@@ -694,7 +694,7 @@ def metrics_table_figure(metrics: dict, colors: dict | None = None, benchmark: t
 def _wrap_header(text: str, col_w: float) -> str:
     """Up to four lines, broken at spaces and then at '_' (long registry keys)."""
     import textwrap
-    chars = max(int(col_w * 11.2 * 72 / (7.5 * 0.62)), 8)
+    chars = max(int(col_w * 11.2 * 72 / (8.0 * 0.66)), 8)  # bold 8 pt (DejaVu Sans)
     words = re.sub(r"_", "_\u200b", text).replace("\u200b", " \u200b").split(" ")
     lines, line = [], ""
     for w in words:

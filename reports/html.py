@@ -22,7 +22,7 @@ import pandas as pd
 from reports import html_charts as C
 from reports import metrics as M
 from reports import pdf as P
-from reports.html_page import Page, cols, heading, kv, para, swatch, table, tables, verdict_block, warnings_block
+from reports.html_page import Page, cols, esc, heading, kv, para, swatch, table, tables, verdict_block, warnings_block
 from reports.style import BENCHMARK_COLOR, GROWTH_COLOR, color_of
 
 FOOTER = "Rotation Lab. Every number on this page is a value of the JSON and CSV files in the same folder."
@@ -64,16 +64,11 @@ def execution_html(result, metrics: dict, extra=None) -> str:
             + "".join(para(x) for x in (P.close_only_notes(result)
                                         or ["None: every symbol has open, high, low and close."])))
     right = heading("How the metrics are computed") + "<ul>" + "".join(
-        f"<li>{_e(d)}</li>" for d in P.metric_definitions(metrics)) + "</ul>"
+        f"<li>{esc(d)}</li>" for d in P.metric_definitions(metrics)) + "</ul>"
     al = result.provenance.get("alignment", {})
     if al:
         right += heading("Calendar alignment") + para(al.get("description", ""))
     return cols(left, right) + para("A decision at the close of day t sees data through t only.", "muted")
-
-
-def _e(text) -> str:
-    from reports.html_page import esc
-    return esc(text)
 
 
 def trades_html(result, metrics: dict, tid: str = "trades_table") -> str:
@@ -198,7 +193,7 @@ def statistics_html(s: dict) -> str:
         ["statistic", "estimate", f"{conf} interval", "block (days)"], SP.bootstrap_rows(s), tid="bootstrap_table")
     lines = SP.random_timing_lines(s)
     timing = heading("Random timing") + (
-        para(lines[0]) + f"<p><strong>{_e(lines[1])}</strong></p>"
+        para(lines[0]) + f"<p><strong>{esc(lines[1])}</strong></p>"
         + para("Built close to close without costs for the rule and the null alike.", "muted")
         if lines else para("Not applicable: this strategy has no rotation episodes."))
     dec = heading("By decade") + table(SP.DECADE_HEADER, SP.decade_rows(s), tid="decade_table")
@@ -223,9 +218,9 @@ def compare_html(comparison, colors: dict) -> str:
     items = []
     for lab, r in results.items():
         changed = P.changed_params(r)
-        items.append(f"<li>{swatch(colors[lab])}<strong>{_e(lab)}</strong><br>{_e(r.rule)}"
-                     + (f'<br><span class="muted">parameters: '
-                        + _e("; ".join(f"{k}={P._param_text(v)}" for k, v in changed.items())) + "</span>"
+        items.append(f"<li>{swatch(colors[lab])}<strong>{esc(lab)}</strong><br>{esc(r.rule)}"
+                     + ('<br><span class="muted">parameters: '
+                        + esc("; ".join(f"{k}={P._param_text(v)}" for k, v in changed.items())) + "</span>"
                         if changed else "") + "</li>")
     strategies = (heading("Strategies (rule and parameters)") + '<ul style="list-style:none;padding-left:0;columns:2 '
                   '460px;column-gap:36px">' + "".join(items) + "</ul>")

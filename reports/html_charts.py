@@ -25,9 +25,10 @@ AXIS = {"showgrid": True, "gridcolor": "#e6e6e6", "zeroline": False, "showline":
 MONTHS = F.MONTHS
 
 
-def dates(index) -> list[str]:
-    """Dates as YYYY-MM-DD strings (compact, and the same text as the CSVs)."""
-    return list(pd.DatetimeIndex(index).strftime("%Y-%m-%d"))
+def dates(index) -> np.ndarray:
+    """Dates as a day-resolution array: written as YYYY-MM-DD (the text of the CSVs), and fast to
+    pass through plotly (a list of strings is checked element by element)."""
+    return pd.DatetimeIndex(index).to_numpy().astype("datetime64[D]")
 
 
 def values(series) -> np.ndarray:

@@ -59,6 +59,8 @@ def state_rows(s: dict) -> list[list[str]]:
 
 
 def statistics_page(result, metrics: dict):
+    """The verdict (where the statistics have one) across the top, the bootstrap intervals beside
+    the random-timing null, then the breakdowns by decade and by signal state."""
     s = metrics["statistics"]
     conf = f"{1 - s['alpha']:.0%}"
     W, H = FIGSIZE
@@ -66,36 +68,36 @@ def statistics_page(result, metrics: dict):
         fig = P._page(f"Is the edge more than luck? {result.strategy}",
                       f"{conf} stationary block-bootstrap intervals ({s['n_boot']} resamples), "
                       f"random-timing null ({s['n_draws']} draws), seed {s['seed']}")
-        rows = bootstrap_rows(s)
-        P._table(fig, [0.4 / W, 0.62, 6.4 / W, 0.045 * (len(rows) + 1)],
-                 ["statistic", "estimate", f"{conf} interval", "block (days)"], rows,
-                 widths=[2.6, 1.0, 1.8, 1.1], aligns=["left", "right", "right", "right"], gid="bootstrap_table")
-        col = P.Column(fig, 7.2, H - 1.1, W - 7.6, 3.2)
+        top = 1.2
         verdict = s.get("verdict")
         if isinstance(verdict, dict) and verdict.get("verdict"):
-            col.heading("Verdict")
-            col.para(str(verdict["verdict"]), size=11, weight="bold")
+            col = P.Column(fig, 0.4, H - top, W - 0.8, 0.5)
+            col.para(f"Verdict: {verdict['verdict']}", size=12.5, weight="bold", color="#1f4e79")
             if verdict.get("sentence"):
-                col.para(str(verdict["sentence"]), size=9.5)
+                col.para(str(verdict["sentence"]), size=9.8)
+            top = H - col.y + 0.3
+        rows = bootstrap_rows(s)
+        boot_bottom = P._at(fig, 0.4, top + 0.3, 6.4, BOOTSTRAP_HEADER[:2] + [f"{conf} interval", "block (days)"],
+                            rows, [3.0, 0.9, 1.55, 0.95], row_h=0.3, fontsize=9.5, title="Bootstrap intervals",
+                            title_size=12.5, gid="bootstrap_table")
+        col = P.Column(fig, 7.2, H - top + 0.13, W - 7.6, 0.5)
         col.heading("Random timing")
         lines = random_timing_lines(s)
         if lines:
-            col.para(lines[0], size=10)
-            col.para(lines[1], size=10.5, weight="bold")
+            col.para(lines[0], size=9.8)
+            col.para(lines[1], size=10.2, weight="bold")
             col.para("Built close to close without costs for the rule and the null alike.", size=8.5, color="0.35")
         else:
             col.para("Not applicable: this strategy has no rotation episodes.", size=10)
-        rows = decade_rows(s)
-        fig.text(0.4 / W, 0.55, "By decade", fontsize=12.5, fontweight="bold", va="top")
-        P._table(fig, [0.4 / W, 0.5 - 0.045 * (len(rows) + 1), 5.6 / W, 0.045 * (len(rows) + 1)],
-                 DECADE_HEADER, rows, widths=[1, 1, 1, 1, 1.4],
-                 aligns=["left", "right", "right", "right", "right"], gid="decade_table")
-        rows = state_rows(s)
-        if rows:
-            fig.text(6.4 / W, 0.55, "By signal state held that day", fontsize=12.5, fontweight="bold", va="top")
-            P._table(fig, [6.4 / W, 0.5 - 0.045 * (len(rows) + 1), 5.2 / W, 0.045 * (len(rows) + 1)],
-                     STATE_HEADER, rows, widths=[1.2, 1, 1, 1, 1],
-                     aligns=["left", "right", "right", "right", "right"], gid="state_table")
+        top = max(boot_bottom, H - col.y) + 0.55
+        dec, states = decade_rows(s), state_rows(s)
+        room = H - 0.45 - top
+        row_h = min(0.3, room / (max(len(dec), len(states)) + 1))
+        P._at(fig, 0.4, top, 5.6, DECADE_HEADER, dec, [1, 1, 1, 1, 1.4], row_h=row_h, fontsize=9.5,
+              title="By decade", title_size=12.5, gid="decade_table")
+        if states:
+            P._at(fig, 6.4, top, 5.2, STATE_HEADER, states, [1.2, 1, 1, 1, 1], row_h=row_h, fontsize=9.5,
+                  title="By signal state held that day", title_size=12.5, gid="state_table")
         P._footer(fig, "Intervals from arch's StationaryBootstrap; Sharpe resampled in ~21-day blocks. "
                        "Values as in metrics.json ('statistics').")
     return fig

@@ -6,7 +6,6 @@ the PDF is formatted from the same ``summary`` dict written to ``study.json``.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import matplotlib
 import matplotlib.ticker

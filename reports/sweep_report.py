@@ -14,7 +14,6 @@ benchmark's value of the metric (the rows themselves are never recomputed).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import matplotlib
 
@@ -31,7 +30,6 @@ from reports import pdf as P  # noqa: E402
 from reports.build import png_bytes  # noqa: E402
 from reports.style import FIGSIZE, TRIGGER_COLOR, new_figure, style  # noqa: E402
 from rotationlab import sweeps as S  # noqa: E402
-from rotationlab.errors import UserError  # noqa: E402
 
 KINDS = {k: kind for k, _, kind in M.METRIC_ROWS} | {"rejected_orders": "int"}
 LABELS = {k: label for k, label, _ in M.METRIC_ROWS} | {"rejected_orders": "Rejected orders"}
@@ -296,7 +294,6 @@ def _cover(spec, frame, manifest, best_result, metric, outcome, k):
     rule = rule_with_blanks(cls, values, swept)
     ok = frame[frame["error"] == ""]
     n_fail = int((frame["error"] != "").sum())
-    period = best_result.provenance.get("period", {}) if best_result is not None else {}
     W, H = FIGSIZE
     with style():
         fig = P._page(f"Rotation Lab sweep: {spec.base.strategy}",
@@ -346,7 +343,8 @@ def _cover(spec, frame, manifest, best_result, metric, outcome, k):
         foot = P.Column(fig, 0.4, bottom - 0.02, W - 0.8, 0.3)
         git = manifest.get("git") or {}
         commit = f"; git {git.get('commit', '')[:12]}{' (modified)' if git.get('dirty') else ''}" if git else ""
-        foot.para("Versions: " + P.versions_text(manifest.get("versions", {})) + commit, size=8.0, color="0.2")
+        versions = manifest.get("versions") or (best_result.versions if best_result is not None else {})
+        foot.para("Versions: " + P.versions_text(versions) + commit, size=8.0, color="0.2")
         P._footer(fig, "Rotation Lab sweep. Every number is read from sweep.csv in the same folder; "
                        "manifest.json records the config, data hashes and versions.")
     return fig, left.overflow or right.overflow or foot.overflow
