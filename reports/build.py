@@ -54,8 +54,10 @@ def report_figures(result, color: str | None = None, label: str | None = None) -
 
 def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict | None = None) -> dict:
     """Write the run into ``folder`` (an OutputFolder or a path): CSVs and metrics.json, one PNG
-    per figure and, if ``pdf``, report.pdf (cover, metrics, "more than luck?" statistics,
-    figures, trades, execution assumptions); if ``html``, report.html."""
+    per figure and, if ``pdf``, report.pdf (cover, metrics beside the benchmark and holding
+    growth, "more than luck?" statistics, figures, the tear sheet: returns by year and trailing,
+    worst drawdowns, crises / time in assets / rolling beta; trades, execution assumptions); if
+    ``html``, report.html (the same tables and interactive charts, self-contained)."""
     from reports.stats_page import statistics_page
     from rotationlab.outdir import as_folder
     folder = as_folder(folder)
