@@ -26,6 +26,7 @@ FIGURES = {
     "allocation": F.allocation_figure,
     "signal": F.signal_figure,
     "rolling": F.rolling_figure,
+    "rolling_beta": F.rolling_beta_figure,
     "monthly": F.monthly_figure,
 }
 
@@ -53,8 +54,10 @@ def report_figures(result, color: str | None = None, label: str | None = None) -
 
 def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict | None = None) -> dict:
     """Write the run into ``folder`` (an OutputFolder or a path): CSVs and metrics.json, one PNG
-    per figure and, if ``pdf``, report.pdf (cover, metrics, "more than luck?" statistics,
-    figures, trades, execution assumptions); if ``html``, report.html."""
+    per figure and, if ``pdf``, report.pdf (cover, metrics beside the benchmark and holding
+    growth, "more than luck?" statistics, figures, the tear sheet: returns by year and trailing,
+    worst drawdowns, crises / time in assets / rolling beta; trades, execution assumptions); if
+    ``html``, report.html (the same tables and interactive charts, self-contained)."""
     from reports.stats_page import statistics_page
     from rotationlab.outdir import as_folder
     folder = as_folder(folder)
@@ -71,7 +74,8 @@ def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict
             pages = [P.cover_page(result, metrics), P.metrics_page(result, metrics)]
             if "statistics" in metrics:
                 pages.append(statistics_page(result, metrics))
-            pages += [*figs.values(), P.trades_page(result, metrics), P.execution_page(result, metrics)]
+            pages += [*figs.values(), *P.tearsheet_pages(result, metrics), P.trades_page(result, metrics),
+                      P.execution_page(result, metrics)]
             folder.write_bytes("report.pdf", P.pdf_bytes(pages, title=f"Rotation Lab report: {result.strategy}"))
         t3 = time.perf_counter()
     finally:

@@ -113,6 +113,33 @@ def write_comparison(comparison, out, pdf: bool = True, html: bool = True) -> di
 
 
 # -- comparison pages --------------------------------------------------------------------------
+def headline_rows(results: dict, metrics: dict, colors: dict):
+    """The comparison's headline: one row per strategy (and the benchmark): CAGR, Sharpe, max
+    drawdown, excess CAGR over the benchmark and over holding the rule's growth basket (each
+    strategy's ``vs_growth``); ``(header, rows, {(row, 0): color})``."""
+    first_label, first = next(iter(results.items()))
+    bench = first.config.get("benchmark")
+    header = ["strategy", "CAGR", "Sharpe", "max DD", "vs bench.", "vs growth"]
+    rows, cell_colors = [], {}
+    for i, (lab, m) in enumerate(metrics.items()):
+        mm, vg = m["metrics"], m.get("vs_growth") or {}
+        rows.append([lab, M.fmt(mm.get("cagr"), "pct"), M.fmt(mm.get("sharpe"), "ratio"),
+                     M.fmt(mm.get("max_drawdown"), "pct"),
+                     _excess(mm.get("excess_cagr")) if "excess_cagr" in mm else "-",
+                     _excess(vg.get("excess_cagr")) if vg else "-"])
+        cell_colors[(i, 0)] = colors[lab]
+    bm = metrics[first_label].get("benchmark_metrics")
+    if bm:
+        rows.append([f"benchmark {bench}", M.fmt(bm.get("cagr"), "pct"), M.fmt(bm.get("sharpe"), "ratio"),
+                     M.fmt(bm.get("max_drawdown"), "pct"), "-", "-"])
+        cell_colors[(len(rows) - 1, 0)] = BENCHMARK_COLOR
+    return header, rows, cell_colors
+
+
+def _excess(x) -> str:
+    return "n/a" if x is None or x != x else f"{x * 100:+.2f} %/yr"
+
+
 def comparison_cover(results: dict, metrics: dict, colors: dict):
     for scale in (1.0, 0.92, 0.85, 0.78, 0.72, 0.66, 0.6, 0.55):
         fig, overflow = _comparison_cover(results, metrics, colors, scale)
@@ -144,14 +171,18 @@ def _comparison_cover(results: dict, metrics: dict, colors: dict, k: float):
             left.gap(0.06 * k)
         right = P.Column(fig, 6.3, top, W - 6.3 - 0.4, bottom)
         right.heading("Headline", 12.5 * k)
-        rows = [(lab, m["metrics"]) for lab, m in metrics.items()]
-        bm = metrics[first_label].get("benchmark_metrics")
-        if bm:
-            rows.append((f"benchmark {first.config.get('benchmark')}", bm))
-        for lab, m in rows:
-            right.bullet(f"{lab}: CAGR {M.fmt(m['cagr'], 'pct')}, Sharpe {M.fmt(m['sharpe'], 'ratio')}, "
-                         f"max drawdown {M.fmt(m['max_drawdown'], 'pct')}", colors.get(lab, BENCHMARK_COLOR),
-                         size=9.0 * k)
+        hh, hrows, hcolors = headline_rows(results, metrics, colors)
+        rw = right.width
+        tbot = P._at(fig, right.x, H - right.y + 0.05, rw, hh, hrows,
+                       [rw - 3.55, 0.62, 0.55, 0.68, 0.85, 0.85], row_h=0.215 * k, fontsize=8.2 * k,
+                       gid="headline_table")
+        for (i, j), cell in fig.axes[-1].tables[0].get_celld().items():
+            if i > 0 and (i - 1, j) in hcolors:
+                cell.get_text().set_color(hcolors[(i - 1, j)])
+                cell.get_text().set_fontweight("bold")
+        right.y = H - tbot - 0.04
+        right.para("CAGR over the period; vs bench. / vs growth: CAGR minus the benchmark's / minus holding "
+                   "the rule's growth basket (each strategy's own).", size=7.6 * k, color="0.35")
         right.heading("Data provenance", 12.5 * k)
         merged = {"symbols": {}, "alignment": first.provenance.get("alignment", {})}
         hashes: dict[str, set] = {}

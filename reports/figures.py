@@ -10,7 +10,8 @@ compare what is drawn with the result it came from.
 2. :func:`underwater_figure`  drawdown chart, the five worst drawdowns marked
 3. :func:`allocation_figure`  stacked area of end-of-day weights (cash on top)
 4. :func:`signal_figure`      Dow/Nasdaq relative strength and the spread, triggers marked
-5. :func:`rolling_figure`     rolling 12-month return and Sharpe vs the benchmark
+5. :func:`rolling_figure`     rolling 12-month return and Sharpe vs the benchmark;
+   :func:`rolling_beta_figure` rolling beta and correlation to the benchmark
 6. :func:`monthly_figure`     monthly returns heatmap (year x month) and yearly returns bars
 7. :func:`comparison_equity_figure`, :func:`comparison_drawdown_figure`,
    :func:`comparison_yearly_figure`, :func:`metrics_table_figure`: comparisons
@@ -428,6 +429,46 @@ def rolling_figure(result: RunResult, window: int = M.PERIODS, color: str | None
     return fig
 
 
+def rolling_beta_figure(result: RunResult, color: str | None = None, label: str | None = None):
+    """Rolling beta (top) and correlation (bottom) of the rule's daily returns to the benchmark's,
+    over each of :data:`reports.metrics.ROLLING_WINDOWS` (:func:`reports.metrics.rolling_relative`);
+    the summary numbers are the tear sheet's. In each axis ``lines[i]`` is window ``i``, labelled
+    ``<w> days``. None without a benchmark."""
+    b = M.benchmark_returns(result)
+    if b is None:
+        return None
+    r = M.strategy_returns(result)
+    roll = M.rolling_relative(r, b)
+    name = _strategy_label(result, label)
+    c = color or color_of(result.strategy)
+    windows = M.ROLLING_WINDOWS
+    with style():
+        fig, (ax1, ax2) = new_figure(2, 1, sharex=True)
+        for i, w in enumerate(windows):
+            last = i == len(windows) - 1
+            kw = {"color": c, "lw": 1.3 if last else 0.9, "alpha": 1.0 if last else 0.5,
+                  "label": f"{w} days (about {round(w / 21)} months)"}
+            ax1.plot(roll.index, roll[f"beta_{w}"].to_numpy(), **kw)
+            ax2.plot(roll.index, roll[f"correlation_{w}"].to_numpy(), **kw)
+        ax1.axhline(1.0, color="0.5", lw=0.8, ls=":")
+        ax1.axhline(0.0, color="0.3", lw=0.8)
+        ax2.axhline(0.0, color="0.3", lw=0.8)
+        ax2.set_ylim(min(-0.05, float(np.nanmin(roll.filter(like="correlation").to_numpy(), initial=0.0)) - 0.05),
+                     1.02)
+        for ax in (ax1, ax2):
+            date_axis(ax)
+        ax1.set_ylabel("beta")
+        ax2.set_ylabel("correlation")
+        ax1.set_title(f"Beta to benchmark {_bench_name(result)} (covariance / benchmark variance)", loc="left",
+                      fontsize=11)
+        ax2.set_title("Correlation of daily returns (Pearson)", loc="left", fontsize=11)
+        ax2.set_xlim(result.equity.index[0], result.equity.index[-1])
+        fig.suptitle(_wrap(f"Rolling beta and correlation: {name} vs benchmark {_bench_name(result)}, "
+                           f"{period_text(result)}"), fontsize=13, fontweight="bold")
+        _legend_below(fig, ax1)
+    return fig
+
+
 # -- 6. monthly --------------------------------------------------------------------------------
 def monthly_figure(result: RunResult, label: str | None = None, color: str | None = None):
     """Monthly returns heatmap (years down, months across; the image array is
@@ -653,7 +694,7 @@ def metrics_table_figure(metrics: dict, colors: dict | None = None, benchmark: t
 def _wrap_header(text: str, col_w: float) -> str:
     """Up to four lines, broken at spaces and then at '_' (long registry keys)."""
     import textwrap
-    chars = max(int(col_w * 11.2 * 72 / (7.5 * 0.62)), 8)
+    chars = max(int(col_w * 11.2 * 72 / (8.0 * 0.66)), 8)  # bold 8 pt (DejaVu Sans)
     words = re.sub(r"_", "_\u200b", text).replace("\u200b", " \u200b").split(" ")
     lines, line = [], ""
     for w in words:

@@ -91,8 +91,9 @@ class Column:
 def _page(title: str, subtitle: str | None = None):
     fig = blank_figure()
     fig.text(0.4 / FIGSIZE[0], 1 - 0.32 / FIGSIZE[1], title, fontsize=17, fontweight="bold", va="top")
-    if subtitle:
-        fig.text(0.4 / FIGSIZE[0], 1 - 0.72 / FIGSIZE[1], subtitle, fontsize=10.5, va="top", color="0.3")
+    if subtitle:  # one line: smaller type for a long subtitle
+        size = max(7.5, min(10.5, (FIGSIZE[0] - 0.8) * 72 / (len(subtitle) * _SANS_EM * 1.02)))
+        fig.text(0.4 / FIGSIZE[0], 1 - 0.72 / FIGSIZE[1], subtitle, fontsize=size, va="top", color="0.3")
     fig.add_artist(Line2D([0.4 / FIGSIZE[0], 1 - 0.4 / FIGSIZE[0]], [1 - 1.0 / FIGSIZE[1]] * 2,
                               color="0.75", lw=0.8))
     return fig
@@ -103,6 +104,12 @@ def _footer(fig, text: str, page_label: str = "") -> None:
     if page_label:
         fig.text(1 - 0.4 / FIGSIZE[0], 0.15 / FIGSIZE[1], page_label, fontsize=7.5, color="0.45",
                  va="bottom", ha="right")
+
+
+def header_factor(header) -> float:
+    """Height of a table's header row in body rows (taller when a header breaks onto lines)."""
+    n = max((str(h).count("\n") + 1 for h in header), default=1)
+    return 1.0 if n == 1 else 0.8 * n
 
 
 def _table(fig, rect, header, rows, widths, aligns=None, fontsize=9.0, header_colors=None, gid=None):
@@ -117,7 +124,10 @@ def _table(fig, rect, header, rows, widths, aligns=None, fontsize=9.0, header_co
     t.set_fontsize(fontsize)
     aligns = aligns or ["left"] * len(header)
     total = sum(widths)
+    lines = header_factor(header)
     for (i, j), cell in t.get_celld().items():
+        if i == 0 and lines > 1:
+            cell.set_height(cell.get_height() * lines)
         cell.set_edgecolor("0.85")
         cell.get_text().set_ha(aligns[j])
         cell._loc = aligns[j]
@@ -205,18 +215,14 @@ def _cover(result: RunResult, metrics: dict, k: float):
                       size=8 * k, color="0.4")
         else:
             left.para("All at their defaults (listed in metrics.json and manifest.json).", size=9.5 * k)
-        warns = list(getattr(result, "warnings", ()) or ())
-        ex = result.execution
-        if ex.get("close_only_symbols"):
-            warns.insert(0, f"{', '.join(ex['close_only_symbols'])} has close prices only: every order of this run "
-                            "fills at the close (one fill time for every leg of a rebalance).")
+        warns = warning_lines(result)
         if warns:
             left.heading("Read before trusting the numbers", 12.5 * k)
             for w in warns:
                 left.para("- " + w, size=8.8 * k, color="#8a1c1c")
         right = Column(fig, 5.75, top, W - 5.75 - 0.4, bottom)
         right.heading("Headline", 12.5 * k)
-        right.kv(headline(metrics), size=9.5 * k)
+        right.kv(headline(metrics, result), size=9.5 * k)
         right.heading("Period", 12.5 * k)
         p = result.provenance.get("period", {})
         right.kv([("trading", f"{p.get('trade_from')} to {p.get('trade_to')}"),
@@ -230,16 +236,47 @@ def _cover(result: RunResult, metrics: dict, k: float):
     return fig, left.overflow or right.overflow or foot.overflow
 
 
-def headline(metrics: dict) -> list[tuple[str, str]]:
+def growth_name(result) -> str:
+    """The rule's growth basket as shown in reports (``^IXIC``; ``QQQ 50% + XLK 50%``), "" if none."""
+    basket = (getattr(result, "baskets", None) or {}).get("growth") or {}
+    if len(basket) == 1:
+        return str(next(iter(basket)))
+    return " + ".join(f"{s} {w:.0%}" for s, w in basket.items())
+
+
+def reference_labels(result, metrics: dict) -> dict:
+    """``{"benchmark": "benchmark ^GSPC", "growth": "holding growth ^IXIC"}`` for the references
+    the metrics have (a key is absent when its metrics are)."""
+    out = {}
+    if metrics.get("benchmark_metrics") is not None:
+        out["benchmark"] = f"benchmark {metrics.get('benchmark') or result.config.get('benchmark')}"
+    if metrics.get("growth_metrics") is not None:
+        out["growth"] = f"holding growth {growth_name(result)}".strip()
+    return out
+
+
+def warning_lines(result) -> list[str]:
+    """What to read before trusting the numbers: close-only fills, then the run's data warnings
+    (adjustment mix, short spans), one line each."""
+    warns = list(getattr(result, "warnings", ()) or ())
+    close_only = result.execution.get("close_only_symbols")
+    if close_only:
+        warns.insert(0, f"{', '.join(close_only)} {'has' if len(close_only) == 1 else 'have'} close prices only: "
+                        "every order of this run fills at the close (one fill time for every leg of a rebalance).")
+    return warns
+
+
+def headline(metrics: dict, result=None) -> list[tuple[str, str]]:
     """Key metrics for the cover, strategy vs benchmark, formatted from ``metrics``; the rule
-    against simply holding its growth basket first."""
+    against simply holding its growth basket (named from ``result.baskets``) first."""
     m, b = metrics["metrics"], metrics.get("benchmark_metrics")
     rows = []
     vg, gm = metrics.get("vs_growth"), metrics.get("growth_metrics")
     if vg and gm:
         ex = vg.get("excess_cagr")
         text = "n/a" if ex is None or ex != ex else f"{ex * 100:+.2f} %/yr"
-        rows.append(("rule vs holding growth", f"{text} (growth {metrics.get('growth', '')} CAGR "
+        name = growth_name(result) if result is not None else ""
+        rows.append(("rule vs holding growth", f"{text} (growth {name + ' ' if name else ''}CAGR "
                                                f"{M.fmt(gm.get('cagr'), 'pct')})"))
     for key, label, kind in M.METRIC_ROWS:
         if key in ("cagr", "sharpe", "max_drawdown", "annual_volatility"):
@@ -265,26 +302,321 @@ def provenance_block(col: Column, provenance: dict, k: float = 1.0) -> None:
                  color="0.25")
 
 
+#: The relative metrics as rows of a "rule vs reference" table (the reference is the column).
+RELATIVE_LABELS = {"excess_cagr": "Excess CAGR", "tracking_error": "Tracking error",
+                   "information_ratio": "Information ratio", "beta": "Beta", "alpha": "Alpha (annualised)"}
+CAPTURE_ROWS = (("up_capture", "Up capture"), ("down_capture", "Down capture"),
+                ("up_down_ratio", "Up / down capture"))
+_KINDS = {k: kind for k, _, kind in M.METRIC_ROWS}
+
+
+def metric_rows(result, metrics: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the metrics table: every metric that is not relative, for the rule and
+    each reference it has (benchmark, holding growth); '-' where a metric does not apply."""
+    refs = reference_labels(result, metrics)
+    cols = [metrics["metrics"]] + [metrics[f"{k}_metrics"] for k in refs]
+    rows = [[label] + [M.fmt(d.get(key), kind) if key in d else "-" for d in cols]
+            for key, label, kind in M.METRIC_ROWS if key not in M.RELATIVE]
+    return ["metric", "rule", *refs.values()], rows
+
+
+def relative_rows(result, metrics: dict) -> tuple[list[str], list[list[str]]] | None:
+    """Header and rows of "the rule against each reference": the relative metrics (against the
+    benchmark from ``metrics``, against growth from ``vs_growth``) and the capture ratios of the
+    tear sheet. None when the run has no reference."""
+    refs = reference_labels(result, metrics)
+    if not refs:
+        return None
+    vals = {"benchmark": metrics["metrics"], "growth": metrics.get("vs_growth") or {}}
+    cap = (metrics.get("tearsheet") or {}).get("capture") or {}
+    rows = [[RELATIVE_LABELS[key]] + [M.fmt(vals[k].get(key), _KINDS[key]) if key in vals[k] else "-" for k in refs]
+            for key in M.RELATIVE]
+    if any(cap.get(k) for k in refs):
+        for key, label in CAPTURE_ROWS:
+            rows.append([label] + [M.fmt(cap[k].get(key), "ratio") if cap.get(k) else "-" for k in refs])
+        rows.append(["Up / down days (reference)"]
+                    + [f"{cap[k]['up_days']:,} / {cap[k]['down_days']:,}" if cap.get(k) else "-" for k in refs])
+    return ["rule vs", *refs.values()], rows
+
+
+def _at(fig, x: float, top: float, width: float, header, rows, widths, aligns=None, row_h: float = 0.245,
+        fontsize: float = 9.0, title: str | None = None, gid: str | None = None, header_colors=None,
+        title_size: float = 11.0) -> float:
+    """A table whose top-left corner is ``x`` inches from the left and ``top`` inches from the top
+    of the page, ``title`` above it; returns the inches from the top of its bottom edge."""
+    W, H = FIGSIZE
+    if title:
+        fig.text(x / W, 1 - (top - 0.04) / H, title, fontsize=title_size, fontweight="bold", va="bottom")
+    height = row_h * (len(rows) + header_factor(header))
+    if rows:
+        _table(fig, [x / W, 1 - (top + height) / H, width / W, height / H], header, rows, widths,
+               aligns or ["left"] + ["right"] * (len(header) - 1), fontsize=fontsize, header_colors=header_colors,
+               gid=gid)
+    else:
+        fig.text(x / W, 1 - (top + 0.05) / H, "(none)", fontsize=fontsize, va="top", color="0.35")
+        height = 0.3
+    return top + height
+
+
 def metrics_page(result: RunResult, metrics: dict, color: str | None = None):
-    from reports.figures import metrics_table_figure
-    from reports.style import color_of
-    m = metrics["metrics"]
-    bench = metrics.get("benchmark_metrics")
-    label = result.strategy
+    """The metrics of the rule beside its benchmark's and holding growth's, and the rule against
+    each of them (relative metrics, capture ratios): values of metrics.json."""
+    from reports.style import BENCHMARK_COLOR, GROWTH_COLOR, color_of
     p = result.provenance.get("period", {})
-    fig = metrics_table_figure(
-        {label: m}, colors={label: color or color_of(result.strategy)},
-        benchmark=(f"benchmark {metrics.get('benchmark')}", bench) if bench is not None else None,
-        title=f"Metrics{' vs benchmark' if bench is not None else ''}: {result.strategy}, {p.get('trade_from')} to "
-              f"{p.get('trade_to')}",
-        note=metrics_note(metrics))
+    refs = reference_labels(result, metrics)
+    what = " and ".join(["benchmark" if k == "benchmark" else "holding growth" for k in refs])
+    colors = {"benchmark": BENCHMARK_COLOR, "growth": GROWTH_COLOR}
+    W, H = FIGSIZE
+    with style():
+        fig = _page(f"Metrics{' vs ' + what if what else ''}: {result.strategy}",
+                    f"{p.get('trade_from')} to {p.get('trade_to')}: " + metrics_note(metrics))
+        header, rows = metric_rows(result, metrics)
+        n = len(header) - 1
+        left_w = 6.4 if refs else 5.0
+        hc = {1: color or color_of(result.strategy)} | {j + 2: colors[k] for j, k in enumerate(refs)}
+        _at(fig, 0.4, 1.3, left_w, _headers(header, 10), rows, [2.75] + [(left_w - 2.75) / n] * n,
+            row_h=0.262, fontsize=9.2, header_colors=hc, gid="metrics_table")
+        rel = relative_rows(result, metrics)
+        if rel is not None:
+            x = 0.4 + left_w + 0.35
+            width = W - 0.4 - x
+            rh, rrows = rel
+            k = len(rh) - 1
+            bottom = _at(fig, x, 1.3, width, _headers(rh, 10), rrows, [2.1] + [(width - 2.1) / k] * k,
+                         row_h=0.262, fontsize=9.2, header_colors={j + 1: colors[r] for j, r in enumerate(refs)},
+                         gid="relative_table")
+            col = Column(fig, x, H - bottom - 0.15, width, 0.4)
+            col.para("Relative metrics use the rule's and the reference's daily returns on the same dates "
+                     "(empyrical). Capture: " + tearsheet_note("capture", metrics) + ".", size=8.3, color="0.35")
+        _footer(fig, "Rotation Lab. Values as in metrics.json ('metrics', 'benchmark_metrics', 'growth_metrics', "
+                     "'vs_growth', 'tearsheet').")
     return fig
+
+
+def _headers(header: list[str], chars: int) -> list[str]:
+    """Column headers broken onto two lines where longer than ``chars``."""
+    out = []
+    for h in header:
+        if len(h) > chars and " " in h:
+            cut = h.rfind(" ", 0, max(chars, h.find(" ") + 1) + 1)
+            cut = cut if cut > 0 else h.find(" ")
+            h = h[:cut] + "\n" + h[cut + 1:]
+        out.append(h)
+    return out
+
+
+def tearsheet_note(key: str, metrics: dict) -> str:
+    """The core's statement of a tear-sheet section's conventions (``tearsheet.notes``)."""
+    return ((metrics.get("tearsheet") or {}).get("notes") or {}).get(key, "")
 
 
 def metrics_note(metrics: dict) -> str:
     return (f"{metrics.get('n_returns', 0):,} daily returns from {metrics.get('returns_from')}; "
             f"{metrics['periods_per_year']} periods a year; risk-free {metrics['risk_free']:g} a day; "
             "ratios from empyrical-reloaded; values as in metrics.json; '-' = does not apply.")
+
+
+# -- tear sheet: rows (shared with report.html) and pages ----------------------------------------
+def _pct(x) -> str:
+    return M.fmt(x, "pct")
+
+
+def _partial_year(row: dict) -> str:
+    """``1999`` or ``1999 (from 01-12)`` / ``2018 (to 06-29)`` for a year the data covers in part."""
+    f, t = pd.Timestamp(row["from"]), pd.Timestamp(row["to"])
+    part = []
+    if f.month != 1 or f.day > 7:
+        part.append(f"from {f:%m-%d}")
+    if t.month != 12 or t.day < 24:
+        part.append(f"to {t:%m-%d}")
+    return f"{row['year']}" + (f" ({', '.join(part)})" if part else "")
+
+
+def annual_rows(result, metrics: dict) -> tuple[list[str], list[list[str]]]:
+    """Calendar-year returns of the rule, the benchmark and holding growth (``tearsheet.annual_returns``)."""
+    refs = reference_labels(result, metrics)
+    rows = [[_partial_year(r), f"{r['days']:,}", _pct(r["rule"]), *(_pct(r.get(k)) for k in refs)]
+            for r in metrics["tearsheet"]["annual_returns"]]
+    return ["year", "days", "rule", *refs.values()], rows
+
+
+def trailing_rows(result, metrics: dict) -> tuple[list[str], list[list[str]]]:
+    """Trailing returns (MTD .. all-time) as of the last date (``tearsheet.trailing_returns``)."""
+    refs = reference_labels(result, metrics)
+    tr = metrics["tearsheet"]["trailing_returns"]
+    rows = [[label, _pct(tr["rule"].get(key)), *(_pct((tr.get(k) or {}).get(key)) for k in refs)]
+            for key, label, _months, _ann in M.TRAILING_PERIODS]
+    return ["period", "rule", *refs.values()], rows
+
+
+DRAWDOWN_HEADER = ["#", "peak", "start", "valley", "end", "recovery", "depth", "days", "trading days"]
+DRAWDOWN_SHORT = ["#", "peak", "valley", "recovery", "depth", "trading days"]
+
+
+def drawdown_rows(table: list[dict] | None, short: bool = False) -> list[list[str]]:
+    """Rows of a worst-drawdowns table (``tearsheet.drawdowns.<series>``); recovery "open" when
+    the drawdown had not recovered by the last date. ``short``: the columns of DRAWDOWN_SHORT."""
+    rows = []
+    for d in table or []:
+        rec = d["recovery"] or "open"
+        if short:
+            rows.append([str(d["rank"]), d["peak"], d["valley"], rec, _pct(d["depth"]), f"{d['trading_days']:,}"])
+        else:
+            rows.append([str(d["rank"]), d["peak"], d["start"], d["valley"], d["end"], rec, _pct(d["depth"]),
+                         f"{d['days']:,}", f"{d['trading_days']:,}"])
+    return rows
+
+
+def crisis_rows(result, metrics: dict) -> tuple[list[str], list[list[str]]]:
+    """Each named crisis the data covers: the rule's, the benchmark's and growth's return over it and
+    the rule's worst drawdown inside it (``tearsheet.crises``)."""
+    refs = reference_labels(result, metrics)
+    rows = []
+    for c in metrics["tearsheet"]["crises"]:
+        span = f"{c['from']} to {c['to']}" + ("" if c["complete"] else " (part)")
+        rows.append([c["name"], f"{c['peak']} to {c['trough']}", span, f"{c['days']:,}", _pct(c.get("rule")),
+                     *(_pct(c.get(k)) for k in refs), _pct(c.get("rule_max_drawdown"))])
+    return (["crisis", "S&P 500 high to low", "measured over", "days", "rule", *refs.values(),
+             "rule's worst drawdown in it"], rows)
+
+
+def asset_rows(metrics: dict) -> tuple[list[str], list[list[str]]]:
+    """Time in each traded symbol and in cash (``tearsheet.time_in_assets``)."""
+    ta = metrics["tearsheet"]["time_in_assets"]
+    rows = [[s, _pct(v["share_of_days"]), _pct(v["average_weight"]), f"{v['holdings']:,}",
+             M.fmt(v["average_holding_days"], "days1")] for s, v in ta["symbols"].items()]
+    cash = ta["cash"]
+    rows.append(["cash (nothing held)", _pct(cash["share_of_days"]), _pct(cash["average_weight"]), "-", "-"])
+    return ["held", "share of days", "average weight", "holdings", "average holding days"], rows
+
+
+def rolling_rows(metrics: dict) -> tuple[list[str], list[list[str]]] | None:
+    """Rolling beta and correlation to the benchmark: last, mean, min, max per window
+    (``tearsheet.rolling.benchmark``); None without a benchmark."""
+    roll = ((metrics.get("tearsheet") or {}).get("rolling") or {}).get("benchmark")
+    if not roll:
+        return None
+    rows = []
+    for measure in ("beta", "correlation"):
+        for w, d in roll.items():
+            v = d.get(measure) or {}
+            rows.append([measure, f"{int(w):,} days", *(M.fmt(v.get(k), "ratio") for k in ("last", "mean", "min", "max"))])
+    return ["to the benchmark", "window", "last", "mean", "min", "max"], rows
+
+
+def _chunks(rows: list, n: int) -> list[list]:
+    return [rows[i:i + n] for i in range(0, len(rows), n)] or [[]]
+
+
+def tearsheet_pages(result: RunResult, metrics: dict) -> list:
+    """The tear-sheet pages of a run report: returns by year and trailing, worst drawdowns,
+    crises / time in assets / rolling beta. Empty when the metrics have no tear sheet."""
+    if "tearsheet" not in metrics:
+        return []
+    return [*returns_pages(result, metrics), drawdowns_page(result, metrics), crises_page(result, metrics)]
+
+
+def returns_pages(result: RunResult, metrics: dict, per_column: int = 21) -> list:
+    """Calendar-year returns (as many side-by-side columns and pages as the years need), trailing
+    returns and capture ratios."""
+    W, H = FIGSIZE
+    header, rows = annual_rows(result, metrics)
+    th, trows = trailing_rows(result, metrics)
+    chunks = _chunks(rows, per_column)
+    n_ref = len(header) - 3
+    as_of = metrics["tearsheet"]["trailing_returns"].get("as_of")
+    title = f"Returns by calendar year and trailing: {result.strategy}"
+    sub = ("Calendar-year compounded daily returns; " + tearsheet_note("trailing_returns", metrics) + ".")
+    pages = []
+    with style():
+        if len(chunks) == 1:
+            fig = _page(title, sub)
+            width = 2.6 + 1.25 * (1 + n_ref)
+            _at(fig, 0.4, 1.35, width, _headers(header, 10), rows, [1.8, 0.8] + [1.25] * (1 + n_ref),
+                title="Annual returns", gid="annual_table", row_h=0.225, fontsize=8.8)
+            x = 0.4 + width + 0.4
+            tw = W - 0.4 - x
+            k = len(th) - 1
+            bottom = _at(fig, x, 1.35, tw, _headers(th, 10), trows, [1.5] + [(tw - 1.5) / k] * k,
+                         title=f"Trailing returns as of {as_of}", gid="trailing_table", row_h=0.225,
+                         fontsize=8.8)
+            col = Column(fig, x, H - bottom - 0.12, tw, 0.4)
+            col.para("MTD and YTD from the previous month's and year's last close; 3Y and longer annualised; "
+                     "n/a where the data is shorter than the period.", size=8.2, color="0.35")
+            _footer(fig, "Values as in metrics.json ('tearsheet': 'annual_returns', 'trailing_returns').")
+            return [fig]
+        for i in range(0, len(chunks), 3):
+            fig = _page(title if not i else f"{title} (continued)", sub)
+            width = (W - 0.8 - 0.3 * 2) / 3
+            for j, chunk in enumerate(chunks[i:i + 3]):
+                _at(fig, 0.4 + j * (width + 0.3), 1.35, width, _headers(header, 12), chunk,
+                    [1.5, 0.6] + [0.9] * (1 + n_ref), gid=f"annual_table-{i + j}", row_h=0.215, fontsize=7.8)
+            _footer(fig, "Values as in metrics.json ('tearsheet': 'annual_returns').")
+            pages.append(fig)
+        fig = _page(f"Trailing returns: {result.strategy}", sub)
+        k = len(th) - 1
+        _at(fig, 0.4, 1.35, 7.0, _headers(th, 10), trows, [2.2] + [4.8 / k] * k, gid="trailing_table",
+            title=f"Trailing returns as of {as_of}")
+        _footer(fig, "Values as in metrics.json ('tearsheet': 'trailing_returns').")
+        pages.append(fig)
+    return pages
+
+
+def drawdowns_page(result: RunResult, metrics: dict):
+    """The rule's worst drawdowns, then the benchmark's and holding growth's side by side."""
+    W, H = FIGSIZE
+    dd = metrics["tearsheet"]["drawdowns"]
+    refs = reference_labels(result, metrics)
+    with style():
+        fig = _page(f"Worst drawdowns: {result.strategy}" + (" and its references" if refs else ""),
+                    "peak: last close at the high; start / end: first and last day below it; valley: the low; "
+                    "recovery: first close back at the high (open: not recovered)")
+        aligns = ["right", "left", "left", "left", "left", "left", "right", "right", "right"]
+        bottom = _at(fig, 0.4, 1.35, W - 0.8, DRAWDOWN_HEADER, drawdown_rows(dd.get("rule")),
+                     [0.3, 1.1, 1.1, 1.1, 1.1, 1.1, 0.9, 0.8, 0.9], aligns, row_h=0.2, fontsize=8.3,
+                     title=result.strategy, gid="drawdowns_rule")
+        width = (W - 0.8 - 0.4) / 2
+        for j, (k, label) in enumerate(refs.items()):
+            _at(fig, 0.4 + j * (width + 0.4), bottom + 0.45, width, DRAWDOWN_SHORT, drawdown_rows(dd.get(k), True),
+                [0.3, 1.1, 1.1, 1.1, 0.9, 1.0], ["right", "left", "left", "left", "right", "right"], row_h=0.2,
+                fontsize=8.3, title=label, gid=f"drawdowns_{k}")
+        _footer(fig, "days: calendar days from start to end (as quantstats); trading days: peak to recovery or "
+                     "the last date. Values as in metrics.json ('tearsheet': 'drawdowns').")
+    return fig
+
+
+def crises_page(result: RunResult, metrics: dict):
+    """Named crises, time in each asset and the rolling beta / correlation summary."""
+    W, H = FIGSIZE
+    with style():
+        fig = _page(f"Crises, time in each asset and rolling beta: {result.strategy}",
+                    "Crisis windows: " + tearsheet_note("crises", metrics) + "; (part): the data covers part "
+                    "of the window")
+        header, rows = crisis_rows(result, metrics)
+        n_ref = len(header) - 6
+        widths = [2.2, 1.9, 2.2, 0.5, 0.9] + [1.15] * n_ref + [1.2]
+        scale = (W - 0.8) / sum(widths)
+        if rows:
+            bottom = _at(fig, 0.4, 1.35, W - 0.8, _headers(header, 14), rows, [w * scale for w in widths],
+                         ["left", "left", "left"] + ["right"] * (len(header) - 3), row_h=0.24, fontsize=8.5,
+                         title="Named crises", gid="crisis_table")
+        else:
+            fig.text(0.4 / W, 1 - 1.45 / H, "Named crises: none falls within the data period.", fontsize=10,
+                     va="top")
+            bottom = 1.6
+        top = bottom + 0.55
+        ah, arows = asset_rows(metrics)
+        _at(fig, 0.4, top, 6.0, _headers(ah, 10), arows, [2.0, 1.0, 1.0, 0.9, 1.1], row_h=0.24, fontsize=8.8,
+            title="Time in each asset", gid="assets_table")
+        rr = rolling_rows(metrics)
+        if rr is not None:
+            rh, rrows = rr
+            _at(fig, 6.8, top, W - 7.2, rh, rrows, [1.3, 0.9, 0.6, 0.6, 0.6, 0.6], ["left", "right", "right", "right",
+                                                                                  "right", "right"],
+                row_h=0.24, fontsize=8.8, title="Rolling beta and correlation", gid="rolling_table")
+        _footer(fig, "Time in assets: " + tearsheet_note("time_in_assets", metrics) + ". Values as in metrics.json "
+                     "('tearsheet': 'crises', 'time_in_assets', 'rolling').")
+    return fig
 
 
 def _trade_rows(trades: pd.DataFrame) -> list[list[str]]:
@@ -333,6 +665,56 @@ def trades_page(result: RunResult, metrics: dict, n: int = N_TRADES_SHOWN, title
     return fig
 
 
+def execution_rows(result: RunResult, extra: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """``(key, value)`` lines of the fills and costs (``result.execution``)."""
+    ex = result.execution
+    return [
+        ("fill timing", ex.get("fill_rule", ex.get("fill"))),
+        ("commission", f"{ex.get('commission_bps'):g} bps of traded value"),
+        ("slippage", f"{ex.get('slippage_bps'):g} bps against every fill (in the fill price)"),
+        ("starting cash", f"{ex.get('cash'):,.0f}"),
+        ("cash buffer", f"{ex.get('cash_buffer'):.2%} of value kept in cash when rebalancing, for costs"),
+        ("rebalancing", f"when the target changes, the rule asks, or a weight drifts more than "
+                        f"{ex.get('drift_tolerance'):.2%} from target"),
+        ("sizing", ex.get("sizing")),
+        ("benchmark", ex.get("benchmark") or "none"),
+        *([("growth reference", ex["growth"])] if ex.get("growth") else []),
+        ("rejected orders", str(ex.get("rejected_orders", 0))),
+        *(extra or []),
+    ]
+
+
+def close_only_notes(result: RunResult) -> list[str]:
+    """One line per close-only symbol (how its orders fill, its data notes); empty if none."""
+    out = []
+    for s, m in result.provenance.get("symbols", {}).items():
+        if m.get("close_only"):
+            notes = "; ".join(m.get("notes", []))
+            out.append(f"{s}: open = high = low = close, so orders fill at the next close and the "
+                       f"intraday range is unknown." + (f" Data notes: {notes}." if notes else ""))
+    return out
+
+
+def metric_definitions(metrics: dict) -> list[str]:
+    """How the metrics are computed, one statement each."""
+    return [
+        "Daily returns are day-to-day changes of the end-of-day portfolio value, from the first "
+        f"trading date ({metrics.get('returns_from')} is the first return).",
+        f"Annualised figures use {metrics['periods_per_year']} periods a year; risk-free rate "
+        f"{metrics['risk_free']:g} a day (empyrical-reloaded conventions).",
+        "CAGR, volatility, Sharpe, Sortino, Calmar, max drawdown, alpha and beta come from empyrical; "
+        "tracking error is empyrical's annual volatility of the daily return difference; information "
+        "ratio is its excess Sharpe times the square root of the periods a year.",
+        "Drawdown lengths and holding periods count trading days; a drawdown not recovered by the "
+        "end is measured to the last date.",
+        "Annual turnover: traded value (buys and sells) / 2 / that day's portfolio value, summed, "
+        "per year. Exposure: average invested weight. Monthly hit rate: share of calendar months "
+        "with a positive return (partial first and last months included).",
+        "The benchmark is its close rebased to the starting cash, held without costs; holding growth "
+        "is the rule's growth basket bought on the first day and held, without costs.",
+    ]
+
+
 def execution_page(result: RunResult, metrics: dict, extra: list[tuple[str, str]] | None = None):
     ex = result.execution
     with style():
@@ -341,48 +723,15 @@ def execution_page(result: RunResult, metrics: dict, extra: list[tuple[str, str]
         W, H = FIGSIZE
         left = Column(fig, 0.4, H - 1.15, 5.6)
         left.heading("Fills and costs")
-        left.kv([
-            ("fill timing", ex.get("fill_rule", ex.get("fill"))),
-            ("commission", f"{ex.get('commission_bps'):g} bps of traded value"),
-            ("slippage", f"{ex.get('slippage_bps'):g} bps against every fill (in the fill price)"),
-            ("starting cash", f"{ex.get('cash'):,.0f}"),
-            ("cash buffer", f"{ex.get('cash_buffer'):.2%} of value kept in cash when rebalancing, for costs"),
-            ("rebalancing", f"when the target changes, the rule asks, or a weight drifts more than "
-                            f"{ex.get('drift_tolerance'):.2%} from target"),
-            ("sizing", ex.get("sizing")),
-            ("benchmark", ex.get("benchmark") or "none"),
-            ("rejected orders", str(ex.get("rejected_orders", 0))),
-            *(extra or []),
-        ], size=10)
+        left.kv(execution_rows(result, extra), size=10)
         left.heading("Fill price by symbol")
         left.kv(list(ex.get("fills_by_symbol", {}).items()), size=10)
-        close_only = [s for s, m in result.provenance.get("symbols", {}).items() if m.get("close_only")]
         left.heading("Close-only feeds")
-        if close_only:
-            for s in close_only:
-                notes = "; ".join(result.provenance["symbols"][s].get("notes", []))
-                left.para(f"{s}: open = high = low = close, so orders fill at the next close and the "
-                          f"intraday range is unknown." + (f" Data notes: {notes}." if notes else ""), size=10)
-        else:
-            left.para("None: every symbol has open, high, low and close.", size=10)
+        for line in close_only_notes(result) or ["None: every symbol has open, high, low and close."]:
+            left.para(line, size=10)
         right = Column(fig, 6.35, H - 1.15, W - 6.35 - 0.4)
         right.heading("How the metrics are computed")
-        defs = [
-            "Daily returns are day-to-day changes of the end-of-day portfolio value, from the first "
-            f"trading date ({metrics.get('returns_from')} is the first return).",
-            f"Annualised figures use {metrics['periods_per_year']} periods a year; risk-free rate "
-            f"{metrics['risk_free']:g} a day (empyrical-reloaded conventions).",
-            "CAGR, volatility, Sharpe, Sortino, Calmar, max drawdown, alpha and beta come from empyrical; "
-            "tracking error is empyrical's annual volatility of the daily return difference; information "
-            "ratio is its excess Sharpe times the square root of the periods a year.",
-            "Drawdown lengths and holding periods count trading days; a drawdown not recovered by the "
-            "end is measured to the last date.",
-            "Annual turnover: traded value (buys and sells) / 2 / that day's portfolio value, summed, "
-            "per year. Exposure: average invested weight. Monthly hit rate: share of calendar months "
-            "with a positive return (partial first and last months included).",
-            "The benchmark is its close rebased to the starting cash, held without costs.",
-        ]
-        for d in defs:
+        for d in metric_definitions(metrics):
             right.para("- " + d, size=9.6)
             right.gap(0.04)
         al = result.provenance.get("alignment", {})
@@ -423,5 +772,5 @@ def write_pdf(pages: list, path, title: str = "Rotation Lab report") -> Path:
     return atomic_write_bytes(path, data)
 
 
-__all__ = ["Column", "cover_page", "execution_page", "figure_pages", "metrics_page",
-           "trades_page", "write_pdf"]
+__all__ = ["Column", "cover_page", "execution_page", "figure_pages", "headline", "metrics_page",
+           "tearsheet_pages", "trades_page", "warning_lines", "write_pdf"]

@@ -6,7 +6,6 @@ the PDF is formatted from the same ``summary`` dict written to ``study.json``.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import matplotlib
 import matplotlib.ticker
@@ -24,6 +23,17 @@ from rotationlab.results import dump_json  # noqa: E402
 LEG_LABELS = {"rotation": "rotation basket", "growth": "growth",
               "rotation_minus_growth": "rotation minus growth"}
 LEG_COLORS = {"rotation": "#2ca02c", "growth": "#1f77b4", "rotation_minus_growth": "#d62728"}
+
+TABLE_HEADER = ["leg", "days", "events", "indep.", "mean", "median", "hit", "CI of mean", "all days", "p random",
+                "p shifted"]
+TABLE_NOTE = ("indep.: events at least the horizon apart. all days: mean over every eligible day. Two-sided p "
+              "values: 'p random' draws as many days at random; 'p shifted' moves the whole pattern of trigger "
+              "dates by one random offset, keeping their clustering. Triggers cluster, so 'p shifted' is the "
+              "honest one.")
+LAG_HEADER = ["fill", "CAGR", "Sharpe", "max drawdown", "excess CAGR", "trades", "edge kept"]
+LAG_NOTE = ("edge kept: excess CAGR over the benchmark relative to the same-close fill (the most optimistic, "
+            "not tradable as stated). A rule whose edge vanishes with a day of delay is reacting to noise "
+            "that cannot be traded.")
 
 
 def _title_period(st) -> str:
@@ -168,10 +178,7 @@ def summary_page(st):
                  widths=[2.0, 0.6, 0.8, 0.7, 0.9, 0.9, 0.6, 2.0, 1.0, 1.0, 1.0],
                  aligns=["left"] + ["right"] * 10, fontsize=8.6, gid="study_table")
         note = P.Column(fig, 0.4, 0.6, W - 0.8, 0.1)
-        note.para("indep.: events at least the horizon apart. all days: mean over every eligible day. Two-sided p "
-                  "values: 'p random' draws as many days at random; 'p shifted' moves the whole pattern of trigger "
-                  "dates by one random offset, keeping their clustering. Triggers cluster, so 'p shifted' is the "
-                  "honest one.", size=8.5, color="0.3")
+        note.para(TABLE_NOTE, size=8.5, color="0.3")
     return fig
 
 
@@ -205,9 +212,8 @@ def cover_page(st):
     return fig
 
 
-def lag_page(st, lag: pd.DataFrame):
-    """The execution-lag table: the same rule filled ever later."""
-    W, H = FIGSIZE
+def lag_rows(lag: pd.DataFrame) -> list[list[str]]:
+    """The execution-lag table's rows: the same rule filled ever later."""
     labels = {"same_close": "same close (study option)", "next_open": "next open (default)",
               "next_close": "next close", "second_open": "open two days later"}
     rows = []
@@ -215,16 +221,20 @@ def lag_page(st, lag: pd.DataFrame):
         rows.append([labels.get(fill, fill), _fmt_pct(r["cagr"]), f"{r['sharpe']:.2f}", _fmt_pct(r["max_drawdown"]),
                      _fmt_pct(r.get("excess_cagr")), f"{int(r['n_trades']):,}",
                      "n/a" if pd.isna(r.get("edge_kept", np.nan)) else f"{r['edge_kept']:.0%}"])
+    return rows
+
+
+def lag_page(st, lag: pd.DataFrame):
+    """The execution-lag table: the same rule filled ever later."""
+    W, H = FIGSIZE
+    rows = lag_rows(lag)
     with style():
         fig = P._page("How much of the edge survives execution delay?",
                       f"{st.result.strategy}, {_title_period(st)}; same data, parameters and costs, only the fill changes")
-        P._table(fig, [0.4 / W, 0.55, 1 - 0.8 / W, 0.05 * (len(rows) + 1)],
-                 ["fill", "CAGR", "Sharpe", "max drawdown", "excess CAGR", "trades", "edge kept"], rows,
+        P._table(fig, [0.4 / W, 0.55, 1 - 0.8 / W, 0.05 * (len(rows) + 1)], LAG_HEADER, rows,
                  widths=[2.6, 1, 1, 1.2, 1.2, 0.9, 1], aligns=["left"] + ["right"] * 6, gid="lag_table")
         note = P.Column(fig, 0.4, H * 0.5, W - 0.8, 0.3)
-        note.para("edge kept: excess CAGR over the benchmark relative to the same-close fill (the most optimistic, "
-                  "not tradable as stated). A rule whose edge vanishes with a day of delay is reacting to noise "
-                  "that cannot be traded.", size=9.5, color="0.3")
+        note.para(LAG_NOTE, size=9.5, color="0.3")
     return fig
 
 

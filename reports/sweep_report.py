@@ -14,7 +14,6 @@ benchmark's value of the metric (the rows themselves are never recomputed).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import matplotlib
 
@@ -31,7 +30,6 @@ from reports import pdf as P  # noqa: E402
 from reports.build import png_bytes  # noqa: E402
 from reports.style import FIGSIZE, TRIGGER_COLOR, new_figure, style  # noqa: E402
 from rotationlab import sweeps as S  # noqa: E402
-from rotationlab.errors import UserError  # noqa: E402
 
 KINDS = {k: kind for k, _, kind in M.METRIC_ROWS} | {"rejected_orders": "int"}
 LABELS = {k: label for k, label, _ in M.METRIC_ROWS} | {"rejected_orders": "Rejected orders"}
@@ -80,6 +78,11 @@ def heat_center(metric: str, benchmark_value: float | None) -> tuple[float | Non
     return None, ""
 
 
+def colorbar_tick(v: float, metric: str) -> str:
+    """A value of the colour scale: percent for percent metrics (one decimal), else two decimals."""
+    return f"{v:.1%}" if KINDS.get(metric) == "pct" else f"{v:.2f}"
+
+
 def heatmap_matrix(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None, metric: str):
     """``(matrix rows=y values, cols=x values, x values, y values)``; each cell the best
     ``metric`` over the rows with that (x, y) (NaN where there are none)."""
@@ -99,31 +102,55 @@ def heatmap_matrix(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None
     return mat, xs, ys
 
 
+def heat_scale(mat: np.ndarray, metric: str, benchmark_value: float | None = None) -> dict:
+    """The heatmap's colour scale, shared by heatmap.png and report.html: ``vmin``, ``vmax``,
+    ``center`` (None: not centred) with its ``center_label``, and ``lower`` (lower is better).
+
+    Diverging from :func:`heat_center`, the range is the centre plus and minus the data's spread
+    (robust: the 95th percentile of the distance from the centre), so the centre is the middle
+    colour; without a centre (or a spread) it is the data's range."""
+    lower = metric in S.LOWER_IS_BETTER
+    finite = mat[np.isfinite(mat)]
+    center, center_label = heat_center(metric, benchmark_value)
+    if finite.size:
+        spread = float(np.quantile(np.abs(finite - center), 0.95)) if center is not None else 0.0
+        if center is None or not spread > 0:
+            vmin, vmax = float(finite.min()), float(finite.max())
+        else:
+            vmin, vmax = center - spread, center + spread
+    else:
+        vmin, vmax = 0.0, 1.0
+    if vmin == vmax:
+        vmin, vmax = vmin - 0.5 * (abs(vmin) or 1), vmax + 0.5 * (abs(vmax) or 1)
+    if center is not None and not vmin < center < vmax:
+        center, center_label = None, ""
+    return {"vmin": vmin, "vmax": vmax, "center": center, "center_label": center_label, "lower": lower}
+
+
+def best_cell(mat: np.ndarray, metric: str) -> tuple[int, int] | None:
+    """``(row, column)`` of the best finite cell (None if there is none)."""
+    if not np.isfinite(mat).any():
+        return None
+    lower = metric in S.LOWER_IS_BETTER
+    flat = np.where(np.isfinite(mat), mat, np.inf if lower else -np.inf)
+    i, j = np.unravel_index(np.argmin(flat) if lower else np.argmax(flat), mat.shape)
+    return int(i), int(j)
+
+
 def heatmap_figure(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None, metric: str,
                    benchmark_value: float | None = None):
     """The metric over two swept parameters, on a diverging colour scale centred on the
     benchmark's value of the metric (or on zero for excess metrics), its range set by the data's
-    spread (robust: the 5th to 95th percentile distance from the centre)."""
+    spread (:func:`heat_scale`); the centre is marked on the colour bar."""
     mat, xs, ys = heatmap_matrix(frame, spec, x, y, metric)
     lower = metric in S.LOWER_IS_BETTER
     others = [n for n in spec.names if n not in (x, y)]
     with style():
         fig, ax = new_figure()
         cmap = plt.get_cmap("RdYlGn_r" if lower else "RdYlGn").with_extremes(bad="#e6e6e6")
-        finite = mat[np.isfinite(mat)]
-        center, center_label = heat_center(metric, benchmark_value)
-        if finite.size:
-            spread = float(np.quantile(np.abs(finite - center), 0.95)) if center is not None else 0.0
-            if center is None or not spread > 0:
-                vmin, vmax = float(finite.min()), float(finite.max())
-            else:
-                vmin, vmax = center - spread, center + spread
-        else:
-            vmin, vmax = 0.0, 1.0
-        if vmin == vmax:
-            vmin, vmax = vmin - 0.5 * (abs(vmin) or 1), vmax + 0.5 * (abs(vmax) or 1)
-        norm = mcolors.TwoSlopeNorm(center, vmin, vmax) if center is not None and vmin < center < vmax else \
-            mcolors.Normalize(vmin, vmax)
+        sc = heat_scale(mat, metric, benchmark_value)
+        vmin, vmax, center, center_label = sc["vmin"], sc["vmax"], sc["center"], sc["center_label"]
+        norm = mcolors.TwoSlopeNorm(center, vmin, vmax) if center is not None else mcolors.Normalize(vmin, vmax)
         im = ax.imshow(np.ma.masked_invalid(mat), cmap=cmap, norm=norm, origin="lower",
                        aspect="auto", interpolation="nearest")
         im.set_gid("heatmap")
@@ -144,9 +171,9 @@ def heatmap_figure(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None
                                 color="white" if shade < 0.15 or shade > 0.85 else "black")
                     else:
                         ax.text(j, i, "-", ha="center", va="center", fontsize=size, color="0.45")
-        if finite.size:
-            flat = np.where(np.isfinite(mat), mat, np.inf if lower else -np.inf)
-            bi, bj = np.unravel_index(np.argmin(flat) if lower else np.argmax(flat), mat.shape)
+        best = best_cell(mat, metric)
+        if best is not None:
+            bi, bj = best
             ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, lw=2.5, ec="black", gid="best"))
         bar = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.05)
         bar.set_label(label_of(metric) + (" (lower is better)" if lower else "")
@@ -155,6 +182,15 @@ def heatmap_figure(frame: pd.DataFrame, spec: S.SweepSpec, x: str, y: str | None
             span = vmax - vmin
             bar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(
                 xmax=1.0, decimals=0 if span >= 0.05 else 1 if span >= 0.005 else 2))
+        if center is not None:  # the centre: a line across the bar and a bold tick "<value> centre"
+            bar.ax.axhline(center, color="black", lw=1.6, gid="center")
+            ticks = [t for t in bar.get_ticks() if vmin <= t <= vmax and abs(t - center) > 0.07 * (vmax - vmin)]
+            bar.set_ticks(sorted([*ticks, center]))
+            bar.ax.yaxis.set_major_formatter(mticker.FuncFormatter(
+                lambda v, _p: colorbar_tick(v, metric) + (" centre" if abs(v - center) <= 1e-12 * (1 + abs(v)) else "")))
+            for t in bar.ax.get_yticklabels():
+                if t.get_text().endswith(" centre"):
+                    t.set_fontweight("bold")
         by = f" by {x} and {y}" if y else f" by {x}"
         ax.set_title(f"{label_of(metric)}{by}: {spec.base.strategy}, {len(frame)} combinations")
         notes = []
@@ -258,7 +294,6 @@ def _cover(spec, frame, manifest, best_result, metric, outcome, k):
     rule = rule_with_blanks(cls, values, swept)
     ok = frame[frame["error"] == ""]
     n_fail = int((frame["error"] != "").sum())
-    period = best_result.provenance.get("period", {}) if best_result is not None else {}
     W, H = FIGSIZE
     with style():
         fig = P._page(f"Rotation Lab sweep: {spec.base.strategy}",
@@ -308,7 +343,8 @@ def _cover(spec, frame, manifest, best_result, metric, outcome, k):
         foot = P.Column(fig, 0.4, bottom - 0.02, W - 0.8, 0.3)
         git = manifest.get("git") or {}
         commit = f"; git {git.get('commit', '')[:12]}{' (modified)' if git.get('dirty') else ''}" if git else ""
-        foot.para("Versions: " + P.versions_text(manifest.get("versions", {})) + commit, size=8.0, color="0.2")
+        versions = manifest.get("versions") or (best_result.versions if best_result is not None else {})
+        foot.para("Versions: " + P.versions_text(versions) + commit, size=8.0, color="0.2")
         P._footer(fig, "Rotation Lab sweep. Every number is read from sweep.csv in the same folder; "
                        "manifest.json records the config, data hashes and versions.")
     return fig, left.overflow or right.overflow or foot.overflow

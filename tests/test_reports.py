@@ -317,7 +317,8 @@ def test_pdf_pages_and_text(report_dir, result):
     out, paths = report_dir
     reader, pages = _pdf_text(out / "report.pdf")
     assert len(pages) >= 6
-    assert len(pages) == 3 + len(FIGURES) + 2  # cover, metrics, statistics, figures, trades, execution
+    # cover, metrics, statistics, figures, tear sheet (returns, drawdowns, crises), trades, execution
+    assert len(pages) == 3 + len(FIGURES) + 3 + 2
     cover = " ".join(pages[0].split())
     assert result.strategy in cover and "Parameters" in cover and "Data provenance" in cover
     assert " ".join(result.rule.split()[:8]) in cover
@@ -468,3 +469,88 @@ def test_the_run_cover_names_the_rule_against_holding_growth(report_dir):
     cover = " ".join(pages[0].split())
     v = paths["metrics"]["vs_growth"]["excess_cagr"]
     assert "rule vs holding growth" in cover and f"{v * 100:+.2f} %/yr" in cover
+
+
+# -- tear sheet pages: the numbers of metrics.json ---------------------------------------------------
+def _page_with(pages, title):
+    (page,) = [p for p in pages if title in p]
+    return page
+
+
+def test_pdf_metrics_page_beside_holding_growth(report_dir, result):
+    out, _ = report_dir
+    doc = json.loads((out / "metrics.json").read_text())
+    _, pages = _pdf_text(out / "report.pdf")
+    page = pages[1]
+    assert "Metrics vs benchmark and holding growth" in page and "holding" in page and "^IXIC" in page
+    gm, vg = doc["growth_metrics"], doc["vs_growth"]
+    for key, _label, kind in M.METRIC_ROWS:
+        if key in gm:
+            assert M.fmt(gm[key], kind) in page, key
+        if key in vg:
+            assert M.fmt(vg[key], kind) in page, key
+    for ref in ("benchmark", "growth"):
+        cap = doc["tearsheet"]["capture"][ref]
+        assert M.fmt(cap["up_capture"], "ratio") in page and M.fmt(cap["down_capture"], "ratio") in page
+        assert f"{cap['up_days']:,} / {cap['down_days']:,}" in page
+    # the cover names the growth basket in "rule vs holding growth" and warns of close-only fills
+    cover = " ".join(pages[0].split())
+    assert f"(growth ^IXIC CAGR {M.fmt(gm['cagr'], 'pct')})" in cover
+    assert "Read before trusting the numbers" in cover and "^DJI has close prices only" in cover
+
+
+def test_pdf_tearsheet_pages_are_metrics_json(report_dir):
+    out, _ = report_dir
+    doc = json.loads((out / "metrics.json").read_text())
+    ts = doc["tearsheet"]
+    _, pages = _pdf_text(out / "report.pdf")
+    returns = _page_with(pages, "Returns by calendar year and trailing")
+    for a in ts["annual_returns"]:
+        line = next(ln for ln in returns.splitlines() if ln.startswith(str(a["year"])))
+        for k in ("rule", "benchmark", "growth"):
+            assert M.fmt(a[k], "pct") in line, (a["year"], k)
+    assert f"Trailing returns as of {ts['trailing_returns']['as_of']}" in returns
+    for key, label, _, _ in M.TRAILING_PERIODS:
+        line = next(ln for ln in returns.splitlines() if ln.startswith(label + " "))
+        assert line.split()[-3:] == [M.fmt(ts["trailing_returns"][s][key], "pct") for s in ("rule", "benchmark",
+                                                                                               "growth")], key
+    dd = _page_with(pages, "Worst drawdowns")
+    for series in ("rule", "benchmark", "growth"):
+        for d in ts["drawdowns"][series]:
+            assert d["peak"] in dd and d["valley"] in dd and M.fmt(d["depth"], "pct") in dd
+    crises = _page_with(pages, "Crises, time in each asset")
+    assert ts["crises"], "2005-2007 covers the start of the financial crisis"
+    for c in ts["crises"]:
+        assert c["name"] in crises
+        for k in ("rule", "benchmark", "growth", "rule_max_drawdown"):
+            assert M.fmt(c[k], "pct") in crises, (c["key"], k)
+    for sym, v in ts["time_in_assets"]["symbols"].items():
+        line = next(ln for ln in crises.splitlines() if ln.startswith(sym + " "))
+        assert M.fmt(v["share_of_days"], "pct") in line and f"{v['average_holding_days']:,.1f}" in line
+    for w, d in ts["rolling"]["benchmark"].items():
+        for measure in ("beta", "correlation"):
+            line = next(ln for ln in crises.splitlines() if ln.startswith(f"{measure} {int(w):,} days"))
+            assert line.split()[-4:] == [M.fmt(d[measure][k], "ratio") for k in ("last", "mean", "min", "max")]
+
+
+def test_rolling_beta_figure_data(result):
+    fig = F.rolling_beta_figure(result)
+    ax1, ax2 = fig.axes[:2]
+    roll = M.rolling_relative(M.strategy_returns(result), M.benchmark_returns(result))
+    for i, w in enumerate(M.ROLLING_WINDOWS):
+        assert np.allclose(ax1.lines[i].get_ydata(), roll[f"beta_{w}"].to_numpy(), equal_nan=True)
+        assert np.allclose(ax2.lines[i].get_ydata(), roll[f"correlation_{w}"].to_numpy(), equal_nan=True)
+    r, b = _returns(result.equity), _returns(result.benchmark)
+    assert ax1.lines[1].get_ydata()[-1] == pytest.approx(ep.beta(r.iloc[-252:], b.iloc[-252:]), rel=1e-9)
+    import dataclasses
+    assert F.rolling_beta_figure(dataclasses.replace(result, benchmark=None)) is None
+
+
+def test_sweep_heatmap_colour_bar_marks_the_centre():
+    from reports.sweep_report import heat_scale
+    mat = np.array([[0.29, 0.35], [0.31, 0.36]])
+    s = heat_scale(mat, "sharpe", 0.15)
+    assert s["center"] == 0.15 and (s["vmin"] + s["vmax"]) / 2 == pytest.approx(0.15)
+    assert s["vmax"] == pytest.approx(0.15 + np.quantile(np.abs(mat - 0.15), 0.95))
+    assert heat_scale(mat, "n_trades", 10.0)["center"] is None
+    assert heat_scale(mat, "excess_cagr", 0.2)["center"] == 0.0
