@@ -460,7 +460,7 @@ def study_paths_chart(st, legs: dict, colors: dict) -> go.Figure:
 def study_events_chart(st) -> go.Figure:
     """The rule's two signal legs rebased to 1 (log scale) with the trigger dates, and the spread."""
     res = st.result
-    legs = F._legs(res) or [res.config["params"].get("dow_symbol"), res.config["params"].get("nasdaq_symbol")]
+    legs = F._legs(res) or list((res.signal_info or {}).get("legs") or [])[:2]
     legs = [s for s in legs if s and s in res.closes]
     closes = res.closes
     trig = st.events.index
