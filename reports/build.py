@@ -56,7 +56,7 @@ def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict
     """Write the run into ``folder`` (an OutputFolder or a path): CSVs and metrics.json, one PNG
     per figure and, if ``pdf``, report.pdf (cover, metrics beside the benchmark and holding
     growth, "more than luck?" statistics, figures, the tear sheet: returns by year and trailing,
-    worst drawdowns, crises / time in assets / rolling beta; trades, execution assumptions); if
+    worst drawdowns, crises / time in assets / rolling beta; factor attribution; trades, execution assumptions); if
     ``html``, report.html (the same tables and interactive charts, self-contained)."""
     from reports.stats_page import statistics_page
     from rotationlab.outdir import as_folder
@@ -74,8 +74,11 @@ def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict
             pages = [P.cover_page(result, metrics), P.metrics_page(result, metrics)]
             if "statistics" in metrics:
                 pages.append(statistics_page(result, metrics))
-            pages += [*figs.values(), *P.tearsheet_pages(result, metrics), P.trades_page(result, metrics),
-                      P.execution_page(result, metrics)]
+            pages += [*figs.values(), *P.tearsheet_pages(result, metrics)]
+            factors = P.factors_page(result, metrics)
+            if factors is not None:
+                pages.append(factors)
+            pages += [P.trades_page(result, metrics), P.execution_page(result, metrics)]
             folder.write_bytes("report.pdf", P.pdf_bytes(pages, title=f"Rotation Lab report: {result.strategy}"))
         t3 = time.perf_counter()
     finally:

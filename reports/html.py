@@ -178,6 +178,12 @@ def run_html(run) -> str:
                      para("None of the named crises falls within the data period."),
                      para("Windows: " + P.tearsheet_note("crises", metrics) + "; (part): the data covers part of "
                           "the window.", "muted"))
+    fr = P.factor_rows(result, metrics)
+    notes = P.factor_notes(metrics)
+    if fr is not None or notes:
+        page.section("factors", "Factor attribution: market, size and value",
+                     table(*fr, tid="factor_table", header_colors={1: color}) if fr is not None else "",
+                     *(para(n, "muted") for n in notes))
     page.section("trades", "Trades", trades_html(result, metrics))
     page.section("provenance", "Data provenance", provenance_html(result.provenance, result.versions))
     page.section("execution", "Execution assumptions and method", execution_html(result, metrics))

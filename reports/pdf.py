@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -619,6 +620,99 @@ def crises_page(result: RunResult, metrics: dict):
     return fig
 
 
+def factor_rows(result, metrics: dict) -> tuple[list[str], list[list[str]]] | None:
+    """The factor attribution table (``metrics["factors"]``): one row per term (alpha first, per
+    year), the rule's estimate and Newey-West t, then each reference's; None when not computed."""
+    from rotationlab.factors import NAMES
+    fa = metrics.get("factors")
+    if not fa or "loadings" not in fa:
+        return None
+    cols = [(result.strategy, fa)] + [(f"holding {k[len('growth '):]}" if k.startswith("growth ") else k, v)
+                                      for k, v in (fa.get("compared") or {}).items() if "loadings" in v]
+    header = ["term"]
+    for label, _ in cols:
+        header += [label, "t"]
+    rows = [["alpha (%/yr)"] + [x for _, a in cols for x in (f"{a['alpha_annual'] * 100:+.2f}", f"{a['alpha_t']:.2f}")]]
+    for nm in fa["factors"]:
+        rows.append([NAMES.get(nm, nm)] + [x for _, a in cols for x in (f"{a['loadings'][nm]:+.3f}",
+                                                                         f"{a['t'][nm]:.2f}")])
+    rows.append(["R²"] + [x for _, a in cols for x in (f"{a['r2']:.3f}", "")])
+    rows.append(["months"] + [x for _, a in cols for x in (f"{a['months']}", "")])
+    return header, rows
+
+
+def factor_notes(metrics: dict) -> list[str]:
+    """What the factor regression measured, on which data, and what it dropped."""
+    fa = metrics.get("factors") or {}
+    if "skipped" in fa:
+        return [f"Factor attribution skipped: {fa['skipped']}."]
+    if "loadings" not in fa:
+        return []
+    d, fd, span = fa["dropped"], fa["factor_data"], fa["factor_span"]
+    notes = [f"Model: {fa['model']}, over calendar months {fa['first_month']} to {fa['last_month']} "
+             f"({fa['months']} months); returns compounded from daily closes, in excess of {fa['excess_over']}.",
+             f"t: {fa['hac']}; alpha per year = 12 x the monthly intercept.",
+             f"Factor data: {fd.get('description') or fd.get('source')} ({fd.get('source')}), {span['first_month']} "
+             f"to {span['last_month']}, sha256 {str(fd.get('sha256', ''))[:12]}.",
+             f"Dropped: {d['outside_factor_span']} month(s) outside the factor data"
+             + (f" ({d['outside']})" if d.get("outside") else "")
+             + (f"; partial first/last month(s) {', '.join(d['partial_months'])}" if d.get("partial_months") else "")
+             + "."]
+    if fa.get("momentum"):
+        notes.append(f"Momentum: {fa['momentum']}.")
+    g = next((v for k, v in (fa.get("compared") or {}).items() if k.startswith("growth ") and "loadings" in v), None)
+    if g is not None:
+        delta = fa["loadings"]["hml"] - g["loadings"]["hml"]
+        notes.append(f"Read: the rule's value (HML) loading is {fa['loadings']['hml']:+.2f} against {g['loadings']['hml']:+.2f} "
+                     f"for holding growth: the rotation moves value exposure by {delta:+.2f}; size (SMB) "
+                     f"{fa['loadings']['smb']:+.2f} vs {g['loadings']['smb']:+.2f}. An alpha t below 2 means the "
+                     "return left after the factors is not distinguishable from zero.")
+    return notes
+
+
+NAMES_SHORT = {"mkt_rf": "market", "smb": "size", "hml": "value", "mom": "momentum"}
+
+
+def factors_page(result: RunResult, metrics: dict):
+    """Loadings of the rule and its references on market, size and value, with the notes."""
+    W, H = FIGSIZE
+    fr = factor_rows(result, metrics)
+    if fr is None:
+        return None
+    header, rows = fr
+    fa = metrics["factors"]
+    with style():
+        fig = _page(f"Factor attribution: {result.strategy}",
+                    "Is the rotation's return a value or size loading? Monthly excess returns regressed on "
+                    "Fama-French market, size and value")
+        n = (len(header) - 1) // 2
+        widths = [1.5] + [1.45, 0.55] * n
+        width = min(7.4, sum(widths))
+        bottom = _at(fig, 0.4, 1.35, width, _headers(header, 16), rows, [w * width / sum(widths) for w in widths],
+                     ["left"] + ["right"] * (len(header) - 1), row_h=0.26, fontsize=9.0, gid="factor_table")
+        ax = fig.add_axes([1.0 / W, 0.55 / H, (width - 0.6) / W, (H - bottom - 1.15) / H])
+        names = fa["factors"]
+        series = [(result.strategy, fa)] + [(f"holding {k[len('growth '):]}" if k.startswith("growth ") else k, v)
+                                            for k, v in (fa.get("compared") or {}).items() if "loadings" in v]
+        step = 0.8 / len(series)
+        for i, (label, a) in enumerate(series):
+            y = np.arange(len(names)) + (i - (len(series) - 1) / 2) * step
+            est = np.array([a["loadings"][nm] for nm in names])
+            ax.barh(y, est, height=step * 0.9, label=label, color=f"C{i}" if i else "#1f4e79")
+        ax.set_yticks(np.arange(len(names)), [NAMES_SHORT.get(nm, nm) for nm in names])
+        ax.axvline(0, color="0.3", lw=0.8)
+        ax.invert_yaxis()
+        ax.set_title("Loadings", fontsize=10, loc="left")
+        ax.legend(fontsize=8, loc="best", frameon=False)
+        ax.tick_params(labelsize=8)
+        col = Column(fig, width + 0.8, H - 1.25, W - width - 1.2)
+        for line in factor_notes(metrics):
+            col.para(line, 8.4)
+            col.gap(0.07)
+        _footer(fig, "Values as in metrics.json ('factors').")
+    return fig
+
+
 def _trade_rows(trades: pd.DataFrame) -> list[list[str]]:
     rows = []
     for t in trades.itertuples():
@@ -773,4 +867,4 @@ def write_pdf(pages: list, path, title: str = "Rotation Lab report") -> Path:
 
 
 __all__ = ["Column", "cover_page", "execution_page", "figure_pages", "headline", "metrics_page",
-           "tearsheet_pages", "trades_page", "warning_lines", "write_pdf"]
+           "tearsheet_pages", "factor_rows", "factor_notes", "factors_page", "trades_page", "warning_lines", "write_pdf"]

@@ -264,6 +264,12 @@ def run(config=None, *, data=None, rule=None, stats: bool = True, **kw) -> Run:
     r = make_rule(cfg.strategy, cfg.params)
     needed = needed_symbols(cfg, r)
     s.check_symbols(needed, f"strategy {r.name()}")
+    f = s.factors
+    if f.file:  # a factor file given: read (and check) it before any work
+        from rotationlab.factors import load_factors
+        loaded = load_factors(f.file, units=f.units)
+    else:
+        loaded = None
     bars = _data(data, s, needed)
     result = engine_run(cfg, data=bars, rule=r)
     _emit(result.warnings)
@@ -272,11 +278,10 @@ def run(config=None, *, data=None, rule=None, stats: bool = True, **kw) -> Run:
         from rotationlab.verdict import run_verdict
         metrics["statistics"] = run_statistics(result, seed=s.seed)
         metrics["statistics"]["verdict"] = run_verdict(metrics["statistics"])
-    f = s.factors
     if f.enabled or f.file:
         from rotationlab.factors import run_attribution
         metrics["factors"] = run_attribution(result, f.file, units=f.units, hac_lags=f.hac_lags,
-                                             required=f.file is not None)
+                                             required=f.file is not None, loaded=loaded)
     return Run(result=result, metrics=metrics, settings=s, data=bars)
 
 

@@ -200,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--timings", action="store_true", help="print how long each phase took")
     r.add_argument("--no-stats", dest="stats", action="store_const", const=False,
                    help="skip the bootstrap and random-timing statistics (faster)")
+    r.add_argument("--factors", dest="factor_file", metavar="CSV",
+                   help="factor attribution on this CSV (month, mkt_rf, smb, hml, rf[, mom]; default: the "
+                        "Fama-French monthly factors installed with arch, 1926-07 to 2018-11)")
+    r.add_argument("--factor-units", choices=("percent", "fraction"), help="units of --factors (default percent)")
+    r.add_argument("--no-factors", dest="factors", action="store_const", const=False,
+                   help="skip the factor attribution")
 
     c = _sub(sub, "compare", "a rule beside its baselines on identical data, period and costs, in one report",
              "Run strategies on the same data, period and costs and write one report. The first strategy's "
@@ -298,7 +304,8 @@ FLAGS = {"sources": "--symbol-source", "splice": "--splice", "source": "--source
          "grid": "--grid", "constraint": "--constraint", "jobs": "--jobs", "dask_scheduler": "--dask-scheduler",
          "engine": "--engine", "confirm": "--confirm", "horizons": "--horizons", "entry_lag": "--entry-lag",
          "n_boot": "--n-boot", "n_null": "--n-null", "when": "--when", "on": "--on", "analogs": "--analogs",
-         "is_years": "--is-years", "oos_years": "--oos-years", "objective": "--objective"}
+         "is_years": "--is-years", "oos_years": "--oos-years", "objective": "--objective",
+         "file": "--factors", "units": "--factor-units", "enabled": "--no-factors"}
 
 
 def _pairs(items, flag: str, example: str) -> dict:
@@ -487,6 +494,12 @@ def cmd_run(args) -> int:
     verdict = run.metrics.get("statistics", {}).get("verdict")
     if verdict:
         print(f"more than luck? {verdict.get('verdict')}: {verdict.get('sentence', '')}")
+    fac = run.factors
+    if fac and "loadings" in fac:
+        from rotationlab.factors import headline
+        print(headline(fac))
+    elif fac:
+        print(f"factor attribution skipped: {fac['skipped']}")
     print(f"wrote {out}/: {_listing(out)}")
     if args.timings:
         for k, v in {**times, **{f"  {k}": v for k, v in rep_t.items()}}.items():

@@ -10,8 +10,10 @@ The model, by ordinary least squares over calendar months::
 
 * ``r_t``: the run's return over calendar month t, compounded from its daily returns
   (``prod(1 + r_d) - 1``). A month counts only when the daily returns cover it: the first month
-  when its first return falls on the month's first weekday (that return runs from the previous
-  month's last close), the last month when its last return falls on the month's last weekday.
+  when its first return falls on the month's first trading weekday (that return runs from the
+  previous month's last close), the last month when its last return falls on the month's last
+  trading weekday (weekdays less the US exchange holidays that can open or close a month: New
+  Year's Day, Good Friday, Memorial Day, Labor Day).
   Other first/last months are partial and dropped (listed in ``dropped``), as are months outside
   the factor data's span (counted, with the span).
 * ``rf_t``: the factor data's risk-free rate (one-month T-bill); the excess return is over it.
@@ -172,6 +174,28 @@ def check_factors(factors: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- the run's months ------------------------------------------------------------------------------
+def _closed(day: pd.Timestamp) -> bool:
+    """US exchange holidays that can fall on a month's first or last weekday: New Year's Day (and
+    Monday 2 January when the 1st is a Sunday), Good Friday, Memorial Day (last Monday of May),
+    Labor Day (first Monday of September)."""
+    from dateutil.easter import easter
+    m, d, wd = day.month, day.day, day.weekday()
+    if m == 1 and (d == 1 or (d == 2 and wd == 0)):
+        return True
+    if m == 5 and wd == 0 and d > 24:
+        return True
+    if m == 9 and wd == 0 and d <= 7:
+        return True
+    return day.date() == easter(day.year) - pd.Timedelta(days=2).to_pytimedelta()
+
+
+def _trading_day(day: pd.Timestamp, step: int) -> pd.Timestamp:
+    """``day``, or the next (step +1) / previous (-1) weekday that is not a :func:`_closed` holiday."""
+    while day.weekday() >= 5 or _closed(day):
+        day = day + pd.Timedelta(days=step)
+    return day
+
+
 def monthly_returns(daily_returns: pd.Series) -> tuple[pd.Series, list[str]]:
     """``(returns by calendar month, partial months dropped)``, compounded from daily returns
     (see the module docstring for which first/last months count)."""
@@ -185,8 +209,8 @@ def monthly_returns(daily_returns: pd.Series) -> tuple[pd.Series, list[str]]:
     growth.index = pd.PeriodIndex(growth.index, freq="M", name="month")
     dropped = []
     first, last = r.index[0], r.index[-1]
-    first_weekday = first.to_period("M").to_timestamp() + pd.offsets.BDay(0)
-    last_weekday = last.to_period("M").to_timestamp() + pd.offsets.BMonthEnd(0)
+    first_weekday = _trading_day(first.to_period("M").to_timestamp() + pd.offsets.BDay(0), +1)
+    last_weekday = _trading_day(last.to_period("M").to_timestamp() + pd.offsets.BMonthEnd(0), -1)
     if first.normalize() > first_weekday:
         dropped.append(str(growth.index[0]))
     if last.normalize() < last_weekday and str(growth.index[-1]) not in dropped:
@@ -292,7 +316,7 @@ def summary_table(attribution: dict) -> pd.DataFrame:
 
 # -- a run's attribution -------------------------------------------------------------------------
 def run_attribution(result, file=None, *, units: str = "percent", hac_lags: int | None = None,
-                    required: bool = False) -> dict:
+                    required: bool = False, loaded: tuple | None = None) -> dict:
     """The factor attribution of a run (``metrics.json["factors"]``): the rule's monthly excess
     returns on the factors (the keys of :func:`factor_attribution`), and beside it, in
     ``compared``, the same regression of holding the growth basket and of the benchmark, so a
@@ -300,10 +324,11 @@ def run_attribution(result, file=None, *, units: str = "percent", hac_lags: int 
 
     ``file``: a factors CSV (default: the installed data set). When the run has too few whole
     months inside the factor data, the result is ``{"skipped": reason}`` unless ``required``
-    (a factor file was asked for), when the UserError is raised."""
+    (a factor file was asked for), when the UserError is raised. ``loaded``: ``(factors,
+    provenance)`` already read by :func:`load_factors`."""
     from rotationlab.metrics import benchmark_returns, growth_returns, strategy_returns
     try:
-        factors, prov = load_factors(file, units=units)
+        factors, prov = loaded or load_factors(file, units=units)
         out = factor_attribution(strategy_returns(result), factors, hac_lags=hac_lags, provenance=prov)
     except UserError as exc:
         if required:
@@ -325,3 +350,16 @@ def run_attribution(result, file=None, *, units: str = "percent", hac_lags: int 
                                              "months", "first_month", "last_month")}
     out["compared"] = compared
     return out
+
+
+def headline(attribution: dict) -> str:
+    """One line: the loadings with their t-statistics, alpha, and the growth leg's value loading."""
+    a = attribution
+    short = {"mkt_rf": "market", "smb": "size", "hml": "value", "mom": "momentum"}
+    terms = ", ".join(f"{short.get(nm, nm)} {a['loadings'][nm]:+.2f} (t {a['t'][nm]:.1f})" for nm in a["factors"])
+    line = (f"factor loadings ({a['first_month']} to {a['last_month']}, {a['months']} months): {terms}; "
+            f"alpha {a['alpha_annual'] * 100:+.2f} %/yr (t {a['alpha_t']:.1f})")
+    for label, other in (a.get("compared") or {}).items():
+        if label.startswith("growth") and "loadings" in other:
+            line += f"; holding {label[len('growth '):] or 'growth'}: value {other['loadings']['hml']:+.2f}"
+    return line

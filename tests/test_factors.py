@@ -167,3 +167,83 @@ def test_partial_months_and_refusals(french):
         F.factor_attribution(pd.Series([0.01, 0.02]), frame)
     with pytest.raises(UserError, match="lack rf"):
         F.factor_attribution(daily, frame.drop(columns="rf"))
+
+
+# -- the run command: metrics.json, the report page, the options ----------------------------------
+@pytest.mark.slow
+def test_the_run_command_reports_its_factor_attribution(tmp_path, french):
+    import json
+
+    from pypdf import PdfReader
+
+    from rotationlab.cli import main
+    out = tmp_path / "run"
+    assert main(["run", "--start", "2004-01-01", "--end", "2012-12-31", "--no-stats", "--out", str(out)]) == 0
+    doc = json.loads((out / "metrics.json").read_text())
+    fa = doc["factors"]
+    # independently, from the written equity.csv: month-end values, their changes (January 2004 has
+    # no previous month-end: the equity starts at the 2 January close and misses that day's move, so
+    # the month is partial), numpy least squares on the installed factors
+    eq = pd.read_csv(out / "equity.csv", index_col=0, parse_dates=True).iloc[:, 0]
+    frame, _ = french
+    monthly = eq.resample("ME").last().pct_change().iloc[1:]
+    monthly.index = monthly.index.to_period("M")
+    f = frame.loc[monthly.index]
+    X = np.column_stack([np.ones(len(f)), f[["mkt_rf", "smb", "hml"]].to_numpy()])
+    beta = np.linalg.lstsq(X, (monthly - f["rf"]).to_numpy(), rcond=None)[0]
+    assert fa["months"] == len(monthly) and fa["first_month"] == "2004-02" and fa["last_month"] == "2012-12"
+    assert fa["dropped"]["partial_months"] == ["2004-01"]
+    assert abs(fa["loadings"]["hml"] - beta[3]) <= 1e-6 and abs(fa["loadings"]["smb"] - beta[2]) <= 1e-6
+    assert set(fa["compared"]) == {"growth ^IXIC", "benchmark ^GSPC"}
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(out / "report.pdf").pages)
+    assert "Factor attribution: dow_nasdaq_divergence" in text and f"{fa['loadings']['hml']:+.3f}" in text
+    assert "Ken French data library" in text
+    html = (out / "report.html").read_text()
+    assert 'id="factor_table"' in html and f"{fa['loadings']['hml']:+.3f}" in html
+
+    # --no-factors: none; --factors CSV: that file, recorded; a bad one: one line before any work
+    assert main(["run", "--start", "2004-01-01", "--end", "2012-12-31", "--no-stats", "--no-pdf", "--no-html",
+                 "--no-factors", "--out", str(tmp_path / "off")]) == 0
+    assert "factors" not in json.loads((tmp_path / "off" / "metrics.json").read_text())
+    csv = tmp_path / "ff.csv"
+    sub = frame.loc["2000-01":"2015-12"] * 100
+    sub.rename(columns={"mkt_rf": "Mkt-RF", "smb": "SMB", "hml": "HML", "rf": "RF"}).rename_axis("month").to_csv(csv)
+    assert main(["run", "--start", "2004-01-01", "--end", "2012-12-31", "--no-stats", "--no-pdf", "--no-html",
+                 "--factors", str(csv), "--out", str(tmp_path / "csv")]) == 0
+    got = json.loads((tmp_path / "csv" / "metrics.json").read_text())["factors"]
+    assert got["factor_data"]["file"] == str(csv) and abs(got["loadings"]["hml"] - fa["loadings"]["hml"]) <= 1e-9
+    bad = tmp_path / "bad.csv"
+    bad.write_text("month,mkt_rf\n2004-01,1\n")
+    assert main(["run", "--no-stats", "--factors", str(bad), "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
+def test_factor_settings_from_a_config_file(tmp_path):
+    import rotationlab as rl
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[factors]\nenabled = false\nhac_lags = 2\n')
+    s = rl.settings(cfg)
+    assert s.factors.enabled is False and s.factors.hac_lags == 2
+    cfg.write_text('[factors]\nunits = "basis points"\n')
+    with pytest.raises(UserError, match=r"\[factors\] units 'basis points': use percent or fraction"):
+        rl.settings(cfg)
+
+
+def test_a_month_opened_by_a_holiday_still_counts():
+    """Returns from the 31 Dec 2003 close: the first, on Friday 2 January 2004, is January's first
+    trading day (the 1st is New Year's Day), so January counts. Labor Day opens September 2008
+    (Monday the 1st); Good Friday closes March 2018 (the 30th)."""
+    days = pd.bdate_range("2004-01-02", "2004-03-31")
+    months, dropped = F.monthly_returns(pd.Series(0.001, index=days))
+    assert dropped == [] and [str(m) for m in months.index] == ["2004-01", "2004-02", "2004-03"]
+    days = pd.bdate_range("2008-09-02", "2008-10-31")
+    assert F.monthly_returns(pd.Series(0.001, index=days))[1] == []
+    days = pd.bdate_range("2008-09-03", "2008-10-31")
+    assert F.monthly_returns(pd.Series(0.001, index=days))[1] == ["2008-09"]
+    days = pd.bdate_range("2009-04-01", "2009-05-29")
+    assert F.monthly_returns(pd.Series(0.001, index=days))[1] == []
+    # Good Friday, 30 March 2018: March's last trading day is Thursday the 29th
+    days = pd.bdate_range("2018-02-01", "2018-03-29")
+    assert F.monthly_returns(pd.Series(0.001, index=days))[1] == []
+    days = pd.bdate_range("2018-02-01", "2018-03-28")
+    assert F.monthly_returns(pd.Series(0.001, index=days))[1] == ["2018-03"]
