@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from reports import figures as F  # noqa: E402
 from reports import pdf as P  # noqa: E402
 from reports.style import DPI, style  # noqa: E402
+from rotationlab.procs import Background  # noqa: E402
 from rotationlab.results import write_run  # noqa: E402
 
 #: PNG file name of each figure of a run report (the signal figure only for signal strategies).
@@ -35,8 +36,18 @@ def png_bytes(fig, dpi: int = DPI) -> bytes:
     """PNG bytes of ``fig`` without timestamp or software metadata (the figure stays open)."""
     buf = io.BytesIO()
     with style():
-        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
     return buf.getvalue()
+
+
+def chart_pngs(result, color: str | None = None, label: str | None = None) -> dict:
+    """``{name: PNG bytes}`` of a run report's charts, each drawn once (the PDF embeds the same
+    PNGs)."""
+    out = {}
+    for name, fig in report_figures(result, color, label).items():
+        out[name] = png_bytes(fig)
+        plt.close(fig)
+    return out
 
 
 def report_figures(result, color: str | None = None, label: str | None = None) -> dict:
@@ -63,35 +74,48 @@ def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict
     folder = as_folder(folder)
     result, metrics = run.result, run.metrics
     t0 = time.perf_counter()
-    write_run(result, folder, metrics)
-    figs = report_figures(result)
-    t1 = time.perf_counter()
+
+    def in_the_background():  # the charts (PNG) and report.html, in another process meanwhile
+        from reports.html import run_html
+        return chart_pngs(result), run_html(run) if html else None
+
+    other = Background(in_the_background)
     try:
-        for name, fig in figs.items():
-            folder.write_bytes(f"{name}.png", png_bytes(fig))
-        t2 = time.perf_counter()
+        write_run(result, folder, metrics)
+        t1 = time.perf_counter()
+        pngs: dict = {}
+        done: list = []
+
+        def chart_pages():
+            charts, page = other.get()
+            pngs.update(charts)
+            done.append(page)
+            return [P.image_page(b) for b in pngs.values()]
+
         if pdf:
             pages = [P.cover_page(result, metrics), P.metrics_page(result, metrics)]
             if "statistics" in metrics:
                 pages.append(statistics_page(result, metrics))
-            pages += [*figs.values(), *P.tearsheet_pages(result, metrics)]
+            pages += [chart_pages, *P.tearsheet_pages(result, metrics)]
             factors = P.factors_page(result, metrics)
             if factors is not None:
                 pages.append(factors)
             pages += [P.trades_page(result, metrics), P.execution_page(result, metrics)]
-            folder.write_bytes("report.pdf", P.pdf_bytes(pages, title=f"Rotation Lab report: {result.strategy}"))
-        t3 = time.perf_counter()
+            data = P.pdf_bytes(pages, title=f"Rotation Lab report: {result.strategy}")
+        else:
+            chart_pages()
+        t2 = t3 = time.perf_counter()
+        for name, b in pngs.items():
+            folder.write_bytes(f"{name}.png", b)
+        if pdf:
+            folder.write_bytes("report.pdf", data)
+        if html:
+            folder.write_text("report.html", done[0])
     finally:
-        for fig in figs.values():
-            plt.close(fig)
-    if html:
-        try:
-            from reports.html import run_html
-        except ImportError:
-            run_html = None
-        if run_html is not None:
-            folder.write_text("report.html", run_html(run))
+        other.close()
+    t4 = time.perf_counter()
     if timings is not None:
-        timings.update({"csv_json_and_figures": t1 - t0, "png": t2 - t1, "pdf": t3 - t2,
-                        "html": time.perf_counter() - t3})
+        timings.update({"csv_and_json": t1 - t0,
+                        "pdf pages (charts and html drawn meanwhile in another process)": t2 - t1,
+                        "writing files": t4 - t3})
     return {"metrics": metrics, "out": folder.path}

@@ -846,15 +846,46 @@ def figure_pages(result: RunResult, color: str | None = None) -> list:
 
 
 def pdf_bytes(pages: list, title: str = "Rotation Lab report") -> bytes:
-    """Bind ``pages`` (figures) into PDF bytes, deterministically, and close them."""
+    """Bind ``pages`` into PDF bytes, deterministically, and close them. An item is a figure, or a
+    callable returning a list of figures (e.g. chart pages whose PNGs another process is still
+    drawing): the figures are rendered first, the callables' pages after them, and the pages are
+    then put back in the order given."""
     buf = io.BytesIO()
     with style():
         with PdfPages(buf, metadata={"Title": title, "Creator": "Rotation Lab", "CreationDate": None,
                                      "ModDate": None}) as pdf:
-            for fig in pages:
-                pdf.savefig(fig)
-                plt.close(fig)
+            file = pdf._ensure_file() if hasattr(pdf, "_ensure_file") else getattr(pdf, "_file", None)
+            kids = getattr(file, "pageList", None)
+            deferred = [p for p in pages if callable(p)] if isinstance(kids, list) else []
+            placed = []  # (position in the given order, page index in the file)
+            for i, item in enumerate(pages):
+                if callable(item) and deferred:
+                    continue
+                for fig in (item() if callable(item) else [item]):
+                    placed.append(((i, len(placed)), len(placed)))
+                    pdf.savefig(fig)
+                    plt.close(fig)
+            for i, item in enumerate(pages):
+                if callable(item) and deferred:
+                    for fig in item():
+                        placed.append(((i, len(placed)), len(placed)))
+                        pdf.savefig(fig)
+                        plt.close(fig)
+            if deferred:
+                kids[:] = [kids[k] for _, k in sorted(placed)]
     return buf.getvalue()
+
+
+def image_page(png: bytes):
+    """A page showing a chart's PNG at its own pixels (the chart is drawn once, for the PNG file
+    and the PDF alike)."""
+    from PIL import Image
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    fig = blank_figure()
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.imshow(img, aspect="auto", interpolation="none")
+    ax.set_axis_off()
+    return fig
 
 
 def write_pdf(pages: list, path, title: str = "Rotation Lab report") -> Path:
@@ -866,5 +897,5 @@ def write_pdf(pages: list, path, title: str = "Rotation Lab report") -> Path:
     return atomic_write_bytes(path, data)
 
 
-__all__ = ["Column", "cover_page", "execution_page", "figure_pages", "headline", "metrics_page",
+__all__ = ["Column", "image_page", "cover_page", "execution_page", "figure_pages", "headline", "metrics_page",
            "tearsheet_pages", "factor_rows", "factor_notes", "factors_page", "trades_page", "warning_lines", "write_pdf"]

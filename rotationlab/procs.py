@@ -37,3 +37,72 @@ def worker_init(*_args) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (inherited on fork)
     die_with_parent()
+
+
+class Background:
+    """``fn()`` computed in a forked child while the caller goes on; :meth:`get` returns its value.
+
+    The child inherits the caller's memory (nothing is pickled on the way in); its return value
+    comes back pickled through a pipe, read by a thread so the child never blocks. Where a fork is
+    not safe or possible (not Linux, other threads running, ``ROTATIONLAB_NO_FORK`` set) or the
+    child fails, ``fn`` runs in the caller instead: the value is the same either way."""
+
+    def __init__(self, fn):
+        import threading
+        self.fn, self.pid, self._data, self._reader = fn, None, None, None
+        if (not sys.platform.startswith("linux") or os.environ.get("ROTATIONLAB_NO_FORK")
+                or threading.active_count() > 1):
+            return
+        r, w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: compute, send, leave without running the parent's exit handlers
+            code = 0
+            try:
+                os.close(r)
+                worker_init()
+                import pickle
+                data = pickle.dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(w, "wb") as f:
+                    f.write(data)
+            except BaseException:  # noqa: BLE001 - the parent recomputes
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(w)
+        self.pid = pid
+        chunks: list[bytes] = []
+
+        def read():
+            with os.fdopen(r, "rb") as f:
+                while True:
+                    b = f.read(1 << 20)
+                    if not b:
+                        break
+                    chunks.append(b)
+            self._data = b"".join(chunks)
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+
+    def get(self):
+        if self.pid is None:
+            return self.fn()
+        self._reader.join()
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        if os.waitstatus_to_exitcode(status) == 0 and self._data:
+            import pickle
+            return pickle.loads(self._data)
+        return self.fn()
+
+    def close(self) -> None:
+        """Stop and reap the child if :meth:`get` was never called (an error on the way)."""
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.pid = None

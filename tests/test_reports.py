@@ -317,8 +317,10 @@ def test_pdf_pages_and_text(report_dir, result):
     out, paths = report_dir
     reader, pages = _pdf_text(out / "report.pdf")
     assert len(pages) >= 6
-    # cover, metrics, statistics, figures, tear sheet (returns, drawdowns, crises), trades, execution
-    assert len(pages) == 3 + len(FIGURES) + 3 + 2
+    # cover, metrics, statistics, figures, tear sheet (returns, drawdowns, crises), factors, trades,
+    # execution
+    assert len(pages) == 3 + len(FIGURES) + 3 + 1 + 2
+    assert "Factor attribution" in pages[3 + len(FIGURES) + 3]
     cover = " ".join(pages[0].split())
     assert result.strategy in cover and "Parameters" in cover and "Data provenance" in cover
     assert " ".join(result.rule.split()[:8]) in cover
@@ -334,7 +336,15 @@ def test_pdf_pages_and_text(report_dir, result):
         if key in bm:
             assert M.fmt(bm[key], kind) in table, key
     assert "Is the edge more than luck?" in pages[2]
-    assert "Equity" in pages[3] and "Drawdown" in pages[4] and "Allocation" in pages[5]
+    # the chart pages are the PNG files, pixel for pixel (each chart is drawn once)
+    from PIL import Image
+    for i, name in enumerate(FIGURES):
+        page = reader.pages[3 + i]
+        drawn = [im for im in page.images if f"/{im.name.split('.')[0]} Do".encode() in page.get_contents().get_data()]
+        assert len(drawn) == 1, name
+        png = np.asarray(Image.open(out / f"{name}.png").convert("RGB"))
+        stored = np.asarray(drawn[0].image.convert("RGB"))  # matplotlib stores rows bottom-up
+        assert np.array_equal(stored[::-1], png), name
     trades = pages[-2]
     assert f"{len(result.trades):,} fills" in trades
     first = result.trades.iloc[0]
