@@ -162,7 +162,8 @@ def clean_temp_files(folder: str | os.PathLike, depth: int = 1) -> int:
     n = 0
     folder = Path(folder)
     try:
-        entries = list(os.scandir(folder))
+        with os.scandir(folder) as it:
+            entries = list(it)
     except OSError:
         return 0
     for e in entries:

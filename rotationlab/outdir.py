@@ -69,6 +69,12 @@ def _made_by(manifest: dict) -> str:
     return f" (made by `{text[:157] + '...' if len(text) > 160 else text}`)"
 
 
+def _holder(text: str) -> str:
+    """A lock file's ``process PID (command)``, shortened for a one-line message."""
+    text = " ".join(text.split()) or "another process"
+    return text if len(text) <= 200 else text[:196] + "...)"
+
+
 def _key(path: Path) -> str:
     return os.path.realpath(path)
 
@@ -116,7 +122,7 @@ class OutputFolder:
                 holder = _HELD.get(_key(self.path))
                 if holder is not None and holder is not self:  # this process, an earlier object
                     return None
-                return fh.read(400).decode("utf-8", "replace").strip() or "another process"
+                return _holder(fh.read(4000).decode("utf-8", "replace"))
             except OSError:
                 return None
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
@@ -191,14 +197,14 @@ class OutputFolder:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            other = fh.read(400).strip() or "another process"
+            other = _holder(fh.read(4000))
             fh.close()
             raise UserError(f"{self.path} is in use by {other}; wait for it to finish or choose another --out") \
                 from None
         try:
             fh.seek(0)
             fh.truncate()
-            fh.write(f"process {os.getpid()} ({' '.join(self.command or command_line())[:200]})")
+            fh.write(f"process {os.getpid()} ({shlex.join(self.command or command_line())[:2000]})")
             fh.flush()
         except OSError as exc:
             fh.close()
@@ -299,7 +305,8 @@ class OutputFolder:
         if any((self.path / n).is_file() for n in self.written):
             return True
         try:
-            return any(not e.name.startswith(".") and e.name != MANIFEST for e in os.scandir(self.path))
+            with os.scandir(self.path) as entries:
+                return any(not e.name.startswith(".") and e.name != MANIFEST for e in entries)
         except OSError:
             return False
 

