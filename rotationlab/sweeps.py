@@ -681,10 +681,22 @@ class quiet_dask_logs:  # noqa: N801 - used as a context manager: ``with quiet_d
 
 
 def check_address(address: str) -> str:
+    """``address`` if it is a scheduler address (``tcp://HOST:PORT``, also tls/ws/wss, or
+    ``HOST:PORT``) with a port from 1 to 65535; else a one-line UserError."""
     import re
-    if not re.fullmatch(r"(tcp|tls|ws|wss|inproc|ucx)://[^\s/]+(:\d+)?/?|[A-Za-z0-9_.\-\[\]:]+:\d+", address or ""):
-        raise UserError(f"--dask-scheduler {address!r} is not a scheduler address; use tcp://HOST:PORT "
-                        "(e.g. tcp://127.0.0.1:8786, as printed by `dask scheduler`)")
+    bad = UserError(f"--dask-scheduler {address!r} is not a scheduler address; use tcp://HOST:PORT "
+                    "(e.g. tcp://127.0.0.1:8786, as printed by `dask scheduler`)")
+    m = re.fullmatch(r"(?:(tcp|tls|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})/?", address or "")
+    if not m or not 1 <= int(m.group(3)) <= 65535:
+        raise bad
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError:
+        return address
+    try:
+        parse_host_port(parse_address(address.rstrip("/"))[1])
+    except (ValueError, TypeError):
+        raise bad from None
     return address
 
 
@@ -695,10 +707,22 @@ def connect(address: str, timeout: float = DASK_CONNECT_TIMEOUT):
         from distributed import Client
     except ImportError:
         raise UserError("--dask-scheduler needs dask.distributed: pip install 'rotation-lab[dask]'") from None
+    made = []
+
+    class _Client(Client):  # remembers itself, so that a client that failed half-way can be shut down
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            super().__init__(*args, **kwargs)
     try:
         with quiet_dask_logs():
-            return Client(address, timeout=f"{timeout}s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            return _Client(address, timeout=f"{timeout}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError, RuntimeError) as exc:
+        with quiet_dask_logs():
+            for client in made:  # else its __del__ waits for a stopped event loop at exit
+                try:
+                    client.close(timeout=2)
+                except Exception:  # noqa: BLE001
+                    client.status = "closed"
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"cannot reach the Dask scheduler at {address} ({why}); "
                         "start one with `dask scheduler` and workers with `dask worker ADDRESS`, "

@@ -388,11 +388,26 @@ def test_bad_input_in_files_is_one_line(tmp_path, capsys):
         assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="walk_forward: a non-finite --is-years/--oos-years is not refused")
-@pytest.mark.parametrize("flag", ["--is-years", "--oos-years"])
-def test_non_finite_window_lengths_are_refused(flag, tmp_path, capsys):
-    assert main(["walkforward", "--grid", "lookback_days=5,10", flag, "nan", "--out", str(tmp_path / "o")]) == 2
+@pytest.mark.xfail(strict=True, reason="walk_forward: a non-finite or huge --is-years/--oos-years is not refused")
+@pytest.mark.parametrize("flag, value", [("--is-years", "nan"), ("--oos-years", "inf"), ("--is-years", "1e300")])
+def test_impossible_window_lengths_are_refused(flag, value, tmp_path, capsys):
+    assert main(["walkforward", "--grid", "lookback_days=5,10", flag, value, "--out", str(tmp_path / "o")]) == 2
     one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("address, ok", [
+    ("tcp://127.0.0.1:8786", True), ("127.0.0.1:8786", True), ("tcp://[::1]:8786", True),
+    ("tls://scheduler.example.org:8786/", True), ("tcp://[::1:8786", False), ("tcp://host:99999", False),
+    ("tcp://host:0", False), ("tcp://host", False), ("ucx://host:8786", False), ("", False),
+    ("tcp://a b:1", False)])
+def test_scheduler_addresses_are_checked_before_connecting(address, ok):
+    from rotationlab.errors import UserError
+    from rotationlab.sweeps import check_address
+    if ok:
+        assert check_address(address) == address
+    else:
+        with pytest.raises(UserError, match="is not a scheduler address; use tcp://HOST:PORT"):
+            check_address(address)
 
 
 @pytest.mark.slow
