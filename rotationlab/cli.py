@@ -619,7 +619,19 @@ def _showwarning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _stopped(args, status: str, error: str | None = None) -> str:
+    """Mark the folders the command was still writing as ``status``; a hint for the message."""
+    from rotationlab.outdir import abandon_open, resume_command
+    hint = "".join(f"; {path} holds what was written so far (manifest status {st})"
+                   for path, st in abandon_open(status, error)[:1])
+    if args.command == "sweep" and status == "interrupted":
+        hint += f"; run `{resume_command(_command(args))}` to finish it"
+    return hint
+
+
 def main(argv=None) -> int:
+    """The command line: bad input is one line on stderr and exit 2, Ctrl-C exit 130 (with the
+    ``--resume`` line where a sweep can continue), a bug ``internal error`` and exit 1."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
@@ -631,7 +643,8 @@ def main(argv=None) -> int:
     warnings.showwarning = _showwarning
     if not args.debug:  # third-party chatter (yfinance's own deprecations and retry logs)
         logging.getLogger("yfinance").setLevel(logging.CRITICAL)
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    from rotationlab.outdir import stopped_folders
+    stopped_folders()  # forget folders of earlier calls in this process
     try:
         with warnings.catch_warnings():
             if not args.debug:
@@ -641,27 +654,49 @@ def main(argv=None) -> int:
             warnings.simplefilter("always", DataWarning)
             return COMMANDS[args.command](args)
     except UserError as exc:
+        hint = _stopped(args, "failed", str(exc))
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"interrupted{_stopped(args, 'interrupted')}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (e.g. piped into `head`)
+        import os
+        _stopped(args, "failed", "the output pipe was closed")
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the exit flush cannot fail again
+        except OSError:
+            pass
+        return 1
     except RecursionError:
+        _stopped(args, "failed", "nested too deeply")
         if args.debug:
             raise
         print("error: the input is nested too deeply to process; simplify it", file=sys.stderr)
         return 2
     except MemoryError:
+        _stopped(args, "failed", "out of memory")
         if args.debug:
             raise
         print("error: out of memory; use a smaller grid or period", file=sys.stderr)
         return 2
-    except Exception as exc:  # noqa: BLE001
+    except OSError as exc:  # the file system or the network, not the code: one line
+        from rotationlab.atomic import what_failed
+        where = f"{exc.filename}: " if exc.filename else ""
+        err = " ".join(f"{where}{what_failed(exc)}".split())
+        hint = _stopped(args, "failed", err)
         if args.debug:
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+        print(f"error: {err}{hint}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001
+        hint = _stopped(args, "failed", f"internal error: {type(exc).__name__}: {exc}")
+        if args.debug:
+            raise
+        msg = " ".join(str(exc).split())
+        print(f"internal error: {type(exc).__name__}: {msg} (rerun with --debug for the traceback){hint}",
               file=sys.stderr)
         return 1
     finally:

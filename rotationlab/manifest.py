@@ -8,6 +8,7 @@ is recorded so that any future randomised step has one place to take it from.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import subprocess
@@ -30,8 +31,20 @@ def sha256_of(obj) -> str:
     return hashlib.sha256(canonical(obj).encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=4)
+def _git_info(root: Path) -> tuple | None:
+    info = _git(root)
+    return None if info is None else tuple(info.items())
+
+
 def git_info(root: Path = ROOT) -> dict | None:
-    """``{"commit", "dirty"}`` of the checkout the code runs from, or None outside git."""
+    """``{"commit", "dirty"}`` of the checkout the code runs from, or None outside git (asked
+    once per process)."""
+    info = _git_info(Path(root))
+    return None if info is None else dict(info)
+
+
+def _git(root: Path) -> dict | None:
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10)

@@ -400,57 +400,96 @@ def dask_task(base, axes, values, metrics, data):
 
 # -- sweep.csv ---------------------------------------------------------------------------------
 class RowFile:
-    """``sweep.csv``: header, then one line per finished combination, each flushed and fsynced."""
+    """``sweep.csv``: header, then one line per finished combination (flushed at once, fsynced at
+    most every :data:`FSYNC_SECONDS`).
+
+    The header is written with the first row, so a sweep that stops before any row leaves no file
+    (and nothing that blocks its rerun). A row file in a folder another process is writing (its
+    ``.lock`` is held) is refused: that process is appending to it. Errors of the file system (a
+    full disk, a read-only folder) are one-line UserErrors; a row cut off by one is cut off again
+    by :meth:`existing` on ``--resume``."""
 
     def __init__(self, path: Path, columns: list[str]):
+        from rotationlab.outdir import OutputFolder
         self.path = Path(path)
         self.columns = columns
         self.header = _line(columns)
         self.fh = None
         self._synced = 0.0
+        self._fresh = True      # the header is still to be written (with the first row)
+        self._broken = False    # a write failed: close() does not raise again
+        if self.path.parent.is_dir():
+            OutputFolder(self.path.parent, "sweep", {}).check_free()
 
     def existing(self) -> dict[str, str]:
         """``{combo_id: line}`` of the complete rows; a trailing partial line is cut off."""
         if not self.path.exists():
             return {}
-        blob = self.path.read_bytes()
-        cut = blob.rfind(b"\n") + 1
-        if cut < len(blob):  # a row that was being written when the sweep stopped
-            with open(self.path, "r+b") as fh:
-                fh.truncate(cut)
-                fh.flush()
-                os.fsync(fh.fileno())
-            blob = blob[:cut]
+        from rotationlab.atomic import os_error
+        try:
+            blob = self.path.read_bytes()
+            cut = blob.rfind(b"\n") + 1
+            if cut < len(blob):  # a row that was being written when the sweep stopped
+                with open(self.path, "r+b") as fh:
+                    fh.truncate(cut)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                blob = blob[:cut]
+        except IsADirectoryError:
+            raise UserError(f"{self.path} is a folder, not a sweep's rows; use another --out") from None
+        except OSError as exc:
+            raise os_error(exc, self.path, "update") from None
         if not blob:
             return {}
-        text = blob.decode("utf-8")
+        try:
+            text = blob.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"{self.path} is not a sweep's rows (not UTF-8 text); use another --out") from None
         lines = text.splitlines(keepends=True)
         if lines[0] != self.header:
             raise UserError(f"{self.path}: its columns differ from this sweep's ({lines[0].strip()[:80]}...); "
                             "use another --out")
         rows = {}
         for n, line in enumerate(lines[1:], start=2):
-            fields = next(csv.reader([line]))
-            if len(fields) != len(self.columns):
+            try:
+                fields = next(csv.reader([line]))
+            except (csv.Error, StopIteration):
+                fields = []
+            if len(fields) != len(self.columns) or not fields[-1]:
                 raise UserError(f"{self.path} line {n} is malformed ({len(fields)} fields, expected "
                                 f"{len(self.columns)}); fix or delete that line, then --resume")
             rows.setdefault(fields[-1], line)
         return rows
 
     def open(self, fresh: bool) -> None:
-        if fresh or not self.path.exists() or self.path.stat().st_size == 0:
-            atomic_write_text(self.path, self.header)
-        self.fh = open(self.path, "a", encoding="utf-8", newline="")
+        """Get ready to append: ``fresh`` (or no rows yet) starts the file anew with the first row."""
+        self.close()
+        self._fresh = fresh or not self.path.exists() or self.path.stat().st_size == 0
+        self._broken = False
 
     def append(self, cells: list[str]) -> None:
         """Append a row; flushed at once, fsynced at most every FSYNC_SECONDS (a crash loses at
         most the rows of that interval, which --resume recomputes)."""
-        self.fh.write(_line(cells))
-        self.fh.flush()
-        now = time.monotonic()
-        if now - self._synced >= FSYNC_SECONDS:
-            os.fsync(self.fh.fileno())
-            self._synced = now
+        from rotationlab.atomic import os_error
+        line = _line(cells)
+        try:
+            if self.fh is None:
+                if self._fresh or not self.path.exists():
+                    atomic_write_text(self.path, self.header)
+                    self._fresh = False
+                self.fh = open(self.path, "a", encoding="utf-8", newline="")
+            self.fh.write(line)
+            self.fh.flush()
+            now = time.monotonic()
+            if now - self._synced >= FSYNC_SECONDS:
+                os.fsync(self.fh.fileno())
+                self._synced = now
+        except OSError as exc:
+            self._broken = True
+            raise os_error(exc, self.path) from None
+        except UserError:
+            self._broken = True
+            raise
 
     def write_all(self, rows: list[list[str]], order: dict[str, int], keep: dict | None = None) -> None:
         """Write the whole file once (atomically), rows in grid order (fast engine)."""
@@ -459,17 +498,36 @@ class RowFile:
         atomic_write_text(self.path, self.header + "".join(lines))
 
     def close(self) -> None:
-        if self.fh is not None:
-            self.fh.flush()
-            os.fsync(self.fh.fileno())
-            self.fh.close()
-            self.fh = None
+        """Flush and close (after a failed write: close quietly, the error was raised already)."""
+        fh, self.fh = self.fh, None
+        if fh is None:
+            return
+        from rotationlab.atomic import os_error
+        try:
+            fh.flush()
+            os.fsync(fh.fileno())
+        except OSError as exc:
+            if not self._broken:
+                self._broken = True
+                _close_quietly(fh)
+                raise os_error(exc, self.path) from None
+        _close_quietly(fh)
 
     def finalize(self, order: dict[str, int]) -> None:
         """Rewrite the file (atomically) with its rows in grid order."""
         rows = self.existing()
         lines = sorted(rows.values(), key=lambda ln: order[next(csv.reader([ln]))[-1]])
         atomic_write_text(self.path, self.header + "".join(lines))
+
+
+def _close_quietly(fh) -> None:
+    try:
+        fh.close()
+    except OSError:  # the buffer could not be written; the error was reported
+        try:
+            os.close(fh.fileno())
+        except (OSError, ValueError):
+            pass
 
 
 # -- progress ----------------------------------------------------------------------------------
@@ -533,10 +591,12 @@ class Progress:
 
 # -- running -----------------------------------------------------------------------------------
 class SweepStopped(Exception):
-    """The sweep stopped early (Ctrl-C, a dead worker pool); finished rows are kept."""
+    """The sweep stopped early (Ctrl-C, a dead worker pool, a lost Dask scheduler or workers);
+    the finished rows are kept and ``--resume`` continues. ``exit_code``: what the command exits
+    with (130 for Ctrl-C, 1 otherwise)."""
 
     def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
+        super().__init__(" ".join(str(message).split()))
         self.exit_code = exit_code
 
 
@@ -548,8 +608,9 @@ def default_jobs() -> int:
 
 
 def _mp_context():
+    """fork where this process has one thread (fast: the workers share the imported modules),
+    else spawn; either way each worker runs :func:`rotationlab.procs.worker_init`."""
     import multiprocessing as mp
-    # fork is fast and shares the imported modules; only safe while this process has one thread
     if "fork" in mp.get_all_start_methods() and threading.active_count() == 1:
         return mp.get_context("fork")
     return mp.get_context("spawn")
@@ -557,7 +618,8 @@ def _mp_context():
 
 def run_local(spec: SweepSpec, todo: list[Combo], data: dict, jobs: int, on_row) -> None:
     """Run ``todo`` here (``jobs=1``) or in ``jobs`` worker processes; ``on_row(combo, cells)``
-    is called in this process as each one finishes."""
+    is called in this process as each one finishes. The workers die with this process (also on
+    SIGKILL: ``PR_SET_PDEATHSIG``) and are stopped at once on Ctrl-C or an error."""
     if jobs <= 1 or len(todo) <= 1:
         for combo in todo:
             on_row(combo, evaluate(spec.base, spec.axes, combo.values, spec.metrics, data))
@@ -576,8 +638,8 @@ def run_local(spec: SweepSpec, todo: list[Combo], data: dict, jobs: int, on_row)
                 index, cells = fut.result()  # a worker's exception (a bug, not bad input) stops the sweep
                 on_row(by_index[index], cells)
         clean = True
-    except BrokenProcessPool as exc:
-        raise SweepStopped(f"a worker process died ({exc}); the finished rows are kept", 1) from None
+    except BrokenProcessPool:
+        raise SweepStopped("a worker process died (killed, or out of memory)", 1) from None
     finally:
         if clean:
             pool.shutdown(wait=True)
@@ -589,13 +651,52 @@ def run_local(spec: SweepSpec, todo: list[Combo], data: dict, jobs: int, on_row)
                     proc.terminate()
             for proc in procs:
                 proc.join(5)
+                if proc.is_alive():  # pragma: no cover - a worker stuck in uninterruptible code
+                    proc.kill()
+                    proc.join(1)
+
+
+#: How often a Dask sweep looks at its connection while no result arrives (seconds).
+DASK_POLL_SECONDS = 1.0
+_DASK_LOGGERS = ("distributed", "tornado", "bokeh", "asyncio")
+
+
+class quiet_dask_logs:  # noqa: N801 - used as a context manager: ``with quiet_dask_logs():``
+    """Silence the loggers of ``distributed`` (and tornado, asyncio) for the duration: a lost
+    scheduler or worker is reported in one line, not in pages of reconnect tracebacks. The levels
+    are restored after."""
+
+    def __enter__(self):
+        import logging
+        names = {n for n in logging.root.manager.loggerDict if n.split(".")[0] in _DASK_LOGGERS} | set(_DASK_LOGGERS)
+        self._saved = [(lg, lg.level) for lg in map(logging.getLogger, sorted(names))]
+        for lg, _ in self._saved:
+            lg.setLevel(logging.CRITICAL + 1)
+        return self
+
+    def __exit__(self, *exc):
+        for lg, level in self._saved:
+            lg.setLevel(level)
+        return False
 
 
 def check_address(address: str) -> str:
+    """``address`` if it is a scheduler address (``tcp://HOST:PORT``, also tls/ws/wss, or
+    ``HOST:PORT``) with a port from 1 to 65535; else a one-line UserError."""
     import re
-    if not re.fullmatch(r"(tcp|tls|ws|wss|inproc|ucx)://[^\s/]+(:\d+)?/?|[A-Za-z0-9_.\-\[\]:]+:\d+", address or ""):
-        raise UserError(f"--dask-scheduler {address!r} is not a scheduler address; use tcp://HOST:PORT "
-                        "(e.g. tcp://127.0.0.1:8786, as printed by `dask scheduler`)")
+    bad = UserError(f"--dask-scheduler {address!r} is not a scheduler address; use tcp://HOST:PORT "
+                    "(e.g. tcp://127.0.0.1:8786, as printed by `dask scheduler`)")
+    m = re.fullmatch(r"(?:(tcp|tls|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})/?", address or "")
+    if not m or not 1 <= int(m.group(3)) <= 65535:
+        raise bad
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError:
+        return address
+    try:
+        parse_host_port(parse_address(address.rstrip("/"))[1])
+    except (ValueError, TypeError):
+        raise bad from None
     return address
 
 
@@ -606,45 +707,124 @@ def connect(address: str, timeout: float = DASK_CONNECT_TIMEOUT):
         from distributed import Client
     except ImportError:
         raise UserError("--dask-scheduler needs dask.distributed: pip install 'rotation-lab[dask]'") from None
+    made = []
+
+    class _Client(Client):  # remembers itself, so that a client that failed half-way can be shut down
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            super().__init__(*args, **kwargs)
     try:
-        return Client(address, timeout=f"{timeout}s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise UserError(f"cannot reach the Dask scheduler at {address} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+        with quiet_dask_logs():
+            return _Client(address, timeout=f"{timeout}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError, RuntimeError) as exc:
+        with quiet_dask_logs():
+            for client in made:  # else its __del__ waits for a stopped event loop at exit
+                try:
+                    client.close(timeout=2)
+                except Exception:  # noqa: BLE001
+                    client.status = "closed"
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"cannot reach the Dask scheduler at {address} ({why}); "
                         "start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
                         "or check the address and firewall") from None
 
 
+def _lost_scheduler(address: str) -> SweepStopped:
+    return SweepStopped(f"lost the connection to the Dask scheduler at {address} (it stopped, or the network "
+                        "failed)", 1)
+
+
+def _dropped(client, fut, address: str) -> SweepStopped:
+    """Why the scheduler cancelled a task: the connection to it was lost, or every worker (with
+    the data scattered to them) was lost."""
+    if client.status not in ("running",):
+        return _lost_scheduler(address)
+    if _n_workers(client) == 0:
+        return SweepStopped(f"every Dask worker at the scheduler at {address} was lost (and the data sent to "
+                            f"them); start workers with `dask worker {address}`", 1)
+    try:
+        fut.result()
+    except Exception as exc:  # noqa: BLE001 - the cancellation's reason
+        why = getattr(exc, "reason", None) or type(exc).__name__
+    else:  # pragma: no cover
+        why = "cancelled"
+    return SweepStopped(f"the Dask scheduler at {address} dropped the sweep's tasks ({why})", 1)
+
+
+def _n_workers(client) -> int | None:
+    """Workers at the scheduler now (None if it cannot be asked)."""
+    try:
+        info = client.scheduler_info(n_workers=0)
+    except (OSError, TimeoutError):
+        return None
+    n = info.get("n_workers")
+    return len(info.get("workers") or {}) if n is None else int(n)
+
+
+def _collect(client, futures: dict, address: str, on_row) -> None:
+    """``on_row`` for each finished future, watching the scheduler and its workers meanwhile."""
+    from distributed import as_completed
+    ready = as_completed(list(futures))
+    looked = time.monotonic()
+    while not ready.is_empty():
+        if ready.has_ready():
+            for fut in ready.next_batch(block=False):
+                if fut.cancelled():  # the scheduler went away, or the workers with the data did
+                    raise _dropped(client, fut, address)
+                on_row(futures[fut], fut.result())  # a task's own exception is a bug: raised
+            continue
+        now = time.monotonic()
+        if now - looked >= DASK_POLL_SECONDS:
+            looked = now
+            if client.status not in ("running", "connecting"):
+                raise _lost_scheduler(address)
+        time.sleep(0.02)
+
+
 def run_dask(spec: SweepSpec, todo: list[Combo], data: dict, address: str, on_row, client=None) -> None:
     """Run ``todo`` on the Dask cluster at ``address``: the data is scattered to every worker once,
-    one task per combination; tasks of a worker that dies are recomputed on the others."""
+    one task per combination; tasks of a worker that dies are recomputed on the others. If the
+    scheduler goes away, or every worker does (with the scattered data), the sweep stops
+    (:class:`SweepStopped`, one line) with the rows so far kept; Dask's own logging is silenced
+    meanwhile."""
+    from concurrent.futures import CancelledError
     own = client is None
-    if own:
-        client = connect(address)
-    futures = {}
-    try:
-        from distributed import as_completed
-        try:
-            client.wait_for_workers(1, timeout=DASK_WORKER_TIMEOUT)
-        except (TimeoutError, OSError):
-            raise UserError(f"no Dask worker joined the scheduler at {address} within {DASK_WORKER_TIMEOUT} s; "
-                            f"start some with `dask worker {address} --nthreads 1`") from None
-        [data_f] = client.scatter([data], broadcast=True, hash=False)
-        tag = spec.config_hash()[:10]
-        for c in todo:
-            fut = client.submit(dask_task, spec.base, spec.axes, c.values, spec.metrics, data_f,
-                                key=f"rotationlab-sweep-{tag}-{c.id}", pure=False, retries=1)
-            futures[fut] = c
-        with client.as_current():
-            for fut in as_completed(list(futures)):
-                on_row(futures[fut], fut.result())
-    finally:
-        if futures:
-            try:
-                client.cancel(list(futures))
-            except Exception:  # noqa: BLE001  (the cluster may be gone)
-                pass
+    futures: dict = {}
+    lost = False
+    with quiet_dask_logs():
         if own:
-            client.close(timeout=5)
+            client = connect(address)
+        try:
+            try:
+                client.wait_for_workers(1, timeout=DASK_WORKER_TIMEOUT)
+            except TimeoutError:
+                raise UserError(f"no Dask worker joined the scheduler at {address} within {DASK_WORKER_TIMEOUT} s; "
+                                f"start some with `dask worker {address} --nthreads 1`") from None
+            [data_f] = client.scatter([data], broadcast=True, hash=False)
+            tag = spec.config_hash()[:10]
+            for c in todo:
+                fut = client.submit(dask_task, spec.base, spec.axes, c.values, spec.metrics, data_f,
+                                    key=f"rotationlab-sweep-{tag}-{c.id}", pure=False, retries=1)
+                futures[fut] = c
+            with client.as_current():
+                _collect(client, futures, address, on_row)
+        except SweepStopped:
+            lost = True
+            raise
+        except (CancelledError, OSError, TimeoutError):  # the scheduler went away mid-sweep
+            lost = True
+            raise _lost_scheduler(address) from None
+        finally:
+            if futures and not lost:
+                try:
+                    client.cancel(list(futures))
+                except Exception:  # noqa: BLE001  (the cluster may be gone)
+                    pass
+            if own or lost:
+                try:
+                    client.close(timeout=5)
+                except Exception:  # noqa: BLE001
+                    pass
 
 
 @dataclass
