@@ -439,8 +439,13 @@ def settings(raw: dict, where=None, config_file: FileConfig | None = None) -> Se
                           analogs=int(st.get("analogs", 20)))
     if study.entry_lag < 0 or study.n_boot < 10 or study.n_null < 10 or study.analogs < 2:
         raise UserError("--entry-lag must be >= 0, --n-boot and --n-null at least 10, --analogs at least 2")
+    if study.entry_lag > 250 or study.n_boot > 100_000 or study.n_null > 100_000 or study.analogs > 10_000:
+        raise UserError("--entry-lag at most 250 days, --n-boot and --n-null at most 100000, --analogs at most 10000")
     walk = WalkForwardSettings(is_years=float(wf.get("is_years", 5)), oos_years=float(wf.get("oos_years", 1)),
                                anchored=bool(wf.get("anchored", False)), objective=wf.get("objective", "sharpe"))
+    if not (0 < walk.is_years <= 100 and 1 / 12 <= walk.oos_years <= 100):
+        raise UserError(f"--is-years {walk.is_years:g} / --oos-years {walk.oos_years:g}: the in-sample window must be "
+                        "positive, at most 100 years, and the out-of-sample one from 1/12 (a month) to 100 years")
     report = ReportSettings(out=rep.get("out"), pdf=bool(rep.get("pdf", True)), html=bool(rep.get("html", True)),
                             progress=bool(rep.get("progress", True)))
     fac = raw.get("factors", {})

@@ -28,6 +28,7 @@ import dataclasses
 import io
 import itertools
 import math
+import errno
 import os
 import signal
 import sys
@@ -917,7 +918,22 @@ class TrialStream:
                 import tempfile
                 fd, self._tmp = tempfile.mkstemp(prefix=f".{TRIALS_FILE}.", suffix=".tmp", dir=folder.path)
                 os.close(fd)
-                self.matrix = np.lib.format.open_memmap(self._tmp, mode="w+", dtype="<f8", shape=shape)
+                try:
+                    self.matrix = np.lib.format.open_memmap(self._tmp, mode="w+", dtype="<f8", shape=shape)
+                    # reserve the blocks now: a write into a mapped file on a full disk is a bus error
+                    fd = os.open(self._tmp, os.O_RDWR)
+                    try:
+                        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+                    except OSError as exc:  # a file system without fallocate: map it as it is
+                        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                            raise
+                    finally:
+                        os.close(fd)
+                except OSError as exc:
+                    from rotationlab.atomic import os_error
+                    self.matrix = None
+                    self.abandon()
+                    raise os_error(exc, folder.path / TRIALS_FILE) from None
                 self.matrix[:] = np.nan
         self.acc = None
         if overfit and common is not None and (int(self.ok.sum()) >= 2 or given is not None):
@@ -1068,6 +1084,8 @@ def _run_locked(spec, data, folder, rows, resume, jobs, dask_scheduler, progress
     venue["engine"] = engine
     config = {**spec.describe(), "config_hash": chash, "identity": spec.identity()}
     man_extra = {"venue": venue, **(manifest_extra or {})}
+    folder.describe(config, prov, seed=seed, config_file=config_file, extra=man_extra)
+    folder.adopt(ROWS_FILE)
     todo = [c for c in spec.combos if c.id not in done]
 
     def write_manifest(status: str, n_written: int):
@@ -1124,13 +1142,13 @@ def _run_locked(spec, data, folder, rows, resume, jobs, dask_scheduler, progress
             rows.close()
             write_manifest("interrupted", len(done) + computed)
             raise SweepStopped(f"interrupted: {len(done) + computed} of {len(spec.combos)} combinations are in "
-                               f"{rows.path}; run the same command with --resume to finish the rest", 130) from None
+                               f"{rows.path}; to finish the rest, run: {folder.resume_command()}", 130) from None
         except SweepStopped as exc:
             bar.close()
             rows.close()
             write_manifest("stopped", len(done) + computed)
             raise SweepStopped(f"{exc}; {len(done) + computed} of {len(spec.combos)} combinations are in "
-                               f"{rows.path}; run the same command with --resume to finish the rest",
+                               f"{rows.path}; to finish the rest, run: {folder.resume_command()}",
                                exc.exit_code) from None
         except BaseException:
             bar.close()

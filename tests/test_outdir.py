@@ -222,7 +222,7 @@ def test_a_refused_sweep_leaves_no_folder_and_does_not_block_the_rerun(tmp_path,
 
     def refuse(*a, **k):
         raise UserError("refused for the test")
-    for engine, target in (("fast", "fast_trials"), ("backtrader", "run_local")):
+    for engine, target in (("fast", "run_fast_sweep"), ("backtrader", "run_local")):
         out = tmp_path / engine
         argv = [*SWEEP, "--engine", engine, "--jobs", "1", "--out", str(out)]
         with monkeypatch.context() as m:
