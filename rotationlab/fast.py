@@ -492,16 +492,13 @@ def _per_bar_parallel(panel, placed, jobs):
     import multiprocessing as mp
     if "fork" not in mp.get_all_start_methods() or threading.active_count() > 1:
         return None
-    from concurrent.futures import ProcessPoolExecutor
-
-    from rotationlab.procs import worker_init
+    from rotationlab.procs import forked_map
     _PB.update(panel=panel, placed=placed)
     out = [None] * len(placed)
     try:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(placed)), mp_context=mp.get_context("fork"),
-                                 initializer=worker_init) as ex:
-            for i, dec in ex.map(_pb_task, range(len(placed)), chunksize=max(1, len(placed) // (8 * jobs))):
-                out[i] = dec
+        for i, dec in forked_map(_pb_task, range(len(placed)), min(jobs, len(placed)),
+                                 chunksize=max(1, len(placed) // (8 * jobs))):
+            out[i] = dec
     finally:
         _PB.clear()
     return out
@@ -657,12 +654,8 @@ def _backtrader_runs(configs, data, jobs):
     try:
         if jobs <= 1 or len(configs) < 2 or "fork" not in mp.get_all_start_methods() or threading.active_count() > 1:
             return [_bt_one(c) for c in configs]
-        from concurrent.futures import ProcessPoolExecutor
-
-        from rotationlab.procs import worker_init
-        with ProcessPoolExecutor(max_workers=min(jobs, len(configs)), mp_context=mp.get_context("fork"),
-                                 initializer=worker_init) as ex:
-            return list(ex.map(_bt_one, configs))
+        from rotationlab.procs import forked_map
+        return forked_map(_bt_one, configs, min(jobs, len(configs)))
     finally:
         _BT.clear()
 

@@ -106,3 +106,33 @@ class Background:
             except OSError:
                 pass
             self.pid = None
+
+
+def stop_pool(pool) -> None:
+    """Drop what is queued in a ProcessPoolExecutor and stop its workers now (Ctrl-C or an error:
+    ``shutdown(wait=True)``, as ``with`` does, would wait for every queued task)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(5)
+        if proc.is_alive():  # pragma: no cover - a worker stuck in uninterruptible code
+            proc.kill()
+            proc.join(1)
+
+
+def forked_map(fn, items, jobs: int, chunksize: int = 1) -> list:
+    """``[fn(x) for x in items]`` in ``jobs`` forked worker processes that die with this one; the
+    workers are stopped at once on Ctrl-C or an error."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"), initializer=worker_init)
+    try:
+        out = list(pool.map(fn, items, chunksize=chunksize))
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+    return out

@@ -645,16 +645,8 @@ def run_local(spec: SweepSpec, todo: list[Combo], data: dict, jobs: int, on_row)
         if clean:
             pool.shutdown(wait=True)
         else:  # Ctrl-C or an error: drop what is queued and stop the workers now
-            procs = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in procs:
-                if proc.is_alive():
-                    proc.terminate()
-            for proc in procs:
-                proc.join(5)
-                if proc.is_alive():  # pragma: no cover - a worker stuck in uninterruptible code
-                    proc.kill()
-                    proc.join(1)
+            from rotationlab.procs import stop_pool
+            stop_pool(pool)
 
 
 #: How often a Dask sweep looks at its connection while no result arrives (seconds).
