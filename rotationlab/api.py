@@ -637,6 +637,8 @@ class Signal:
             parts.append(i["distance"]["text"])
         if i.get("last_trigger"):
             parts.append(f"last trigger {i['last_trigger']}")
+        if i.get("note"):
+            parts.append(f"note: {i['note']}")
         return "; ".join(parts)
 
 
@@ -651,9 +653,16 @@ def signal(config=None, *, data=None, asof=None, **kw) -> Signal:
     if asof is not None:
         from data_feeds.base import check_date
         check_date(asof, "--asof")
-        s = CF.replace_run(s, end=str(pd.Timestamp(asof).date()), start=None)
+        asof = str(pd.Timestamp(asof).date())
+        if asof > str(pd.Timestamp.today().date()):
+            raise UserError(f"--asof {asof} is after today; give a past day (or leave it out for the last day of "
+                            "the data)")
+        s = CF.replace_run(s, end=asof, start=None)
     rule = make_rule(s.run.strategy, s.run.params)
     needed = needed_symbols(s.run, rule)
     s.check_symbols(needed, f"strategy {rule.name()}")
     bars = _data(data, s, needed)
-    return Signal(rule_state(s.run, bars, rule, asof))
+    info = rule_state(s.run, bars, rule, asof)
+    if asof is not None and str(info["asof"]) < asof:
+        info["note"] = f"the data end on {info['asof']}, before --asof {asof}"
+    return Signal(info)

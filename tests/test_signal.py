@@ -93,3 +93,11 @@ def test_an_analog_study_names_its_analogs(tmp_path):
     assert all(abs((d - pd.Timestamp("2025-07-01")).days) > 20 for d in days)
     dist = [a["distance"] for a in s["analogs"]]
     assert dist == sorted(dist) and np.isfinite(dist).all()
+
+
+def test_an_asof_in_the_future_is_refused_and_one_past_the_data_is_named(capsys):
+    from rotationlab.cli import main
+    assert main(["signal", "--asof", "2100-01-01"]) == 2
+    assert "--asof 2100-01-01 is after today" in capsys.readouterr().err
+    assert main(["signal", "--asof", "2020-06-15"]) == 0
+    assert "note: the data end on 2018-12-31, before --asof 2020-06-15" in capsys.readouterr().out
