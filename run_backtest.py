@@ -1,9 +1,7 @@
 #!/usr/bin/env python3
 """Rotation Lab command line. ``python run_backtest.py --help``; installed as ``run-backtest``."""
 
-import sys
-
-from rotationlab.cli import main
+from rotationlab.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -75,11 +75,7 @@ def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict
     result, metrics = run.result, run.metrics
     t0 = time.perf_counter()
 
-    def in_the_background():  # the charts (PNG) and report.html, in another process meanwhile
-        from reports.html import run_html
-        return chart_pngs(result), run_html(run) if html else None
-
-    other = Background(in_the_background)
+    other = Background(lambda: chart_pngs(result))  # the charts, drawn in another process meanwhile
     try:
         write_run(result, folder, metrics)
         t1 = time.perf_counter()
@@ -87,9 +83,10 @@ def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict
         done: list = []
 
         def chart_pages():
-            charts, page = other.get()
-            pngs.update(charts)
-            done.append(page)
+            if html:  # while the charts are drawn
+                from reports.html import run_html
+                done.append(run_html(run))
+            pngs.update(other.get())
             return [P.image_page(b) for b in pngs.values()]
 
         if pdf:
@@ -116,6 +113,6 @@ def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict
     t4 = time.perf_counter()
     if timings is not None:
         timings.update({"csv_and_json": t1 - t0,
-                        "pdf pages (charts and html drawn meanwhile in another process)": t2 - t1,
+                        "pdf pages and html (charts drawn meanwhile in another process)": t2 - t1,
                         "writing files": t4 - t3})
     return {"metrics": metrics, "out": folder.path}
