@@ -10,17 +10,17 @@ benchmark... for the sweeps, the grid of lookback_days 5..100 step 5 x threshold
 
 * ``run-first``: the default ``run`` after clearing numba's cache (the first run on a machine);
 * ``run``: the default ``run`` again (numba's compiled code cached on disk);
+* ``sweep400-first``: the 400-combination sweep after clearing numba's cache (the kernel compiles);
 * ``sweep400``, ``sweep4000``: ``sweep --engine fast`` with the overfitting section and report;
 * ``sweep40000``: the same on 40,000 combinations.
 
-Peak memory is the child process's maximum resident set size (``getrusage``).
+Peak memory is each command's own maximum resident set size (``wait4``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -37,21 +37,32 @@ G40000 = [*G4000, "--grid", "exit_threshold=0:0.009:0.001"]
 
 
 def timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MB, exit code) of one command in a fresh process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(wall seconds, peak RSS in MB, exit code) of one command in a fresh process (its own
+    maximum resident set size, from ``wait4``)."""
+    err = tempfile.TemporaryFile()
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if proc.returncode:
-        print(proc.stderr[-2000:], file=sys.stderr)
-    return wall, max(peak, before) / 1024, proc.returncode
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    if code:
+        err.seek(0)
+        print(err.read()[-2000:].decode(errors="replace"), file=sys.stderr)
+    return wall, usage.ru_maxrss / 1024, code
+
+
+def clear_numba_cache() -> None:
+    """Remove numba's on-disk cache of this project's compiled functions (a first run)."""
+    for cache in ROOT.rglob("__pycache__"):
+        for pattern in ("*.nbi", "*.nbc"):
+            for f in cache.glob(pattern):
+                f.unlink()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "market"))
-    ap.add_argument("--only", default="run-first,run,sweep400,sweep4000,sweep40000")
+    ap.add_argument("--only", default="run-first,run,sweep400-first,sweep400,sweep4000,sweep40000")
     ap.add_argument("--keep", action="store_true", help="keep the output folders")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rotationlab-scale-"))
@@ -62,6 +73,7 @@ def main():
     cases = {
         "run-first": [*cli, "run", "--out", str(work / "run1")],
         "run": [*cli, "run", "--out", str(work / "run2")],
+        "sweep400-first": [*cli, "sweep", *ETF, *data, *G400, "--no-progress", "--out", str(work / "s400a")],
         "sweep400": [*cli, "sweep", *ETF, *data, *G400, "--no-progress", "--out", str(work / "s400")],
         "sweep4000": [*cli, "sweep", *ETF, *data, *G4000, "--no-progress", "--out", str(work / "s4000")],
         "sweep40000": [*cli, "sweep", *ETF, *data, *G40000, "--no-progress", "--out", str(work / "s40000")],
@@ -72,12 +84,8 @@ def main():
     print("| command | wall clock | x python start-up | peak memory |")
     print("|---|---:|---:|---:|")
     for name in args.only.split(","):
-        if name == "run-first":
-            for cache in ROOT.rglob("__pycache__"):
-                for f in cache.glob("*.nbi"):
-                    f.unlink()
-                for f in cache.glob("*.nbc"):
-                    f.unlink()
+        if name.endswith("-first"):
+            clear_numba_cache()
         wall, mb, rc = timed(cases[name], work, env)
         status = "" if rc == 0 else f" (exit {rc})"
         print(f"| {name}{status} | {wall:.1f} s | {wall / base_wall:.0f}x | {mb:,.0f} MB |")

@@ -28,6 +28,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from reports import metrics as M  # noqa: E402
 from reports import pdf as P  # noqa: E402
 from reports.build import png_bytes  # noqa: E402
+from rotationlab.procs import Background  # noqa: E402
 from reports.style import FIGSIZE, TRIGGER_COLOR, new_figure, style  # noqa: E402
 from rotationlab import sweeps as S  # noqa: E402
 
@@ -387,6 +388,11 @@ def top_page(top: pd.DataFrame, spec: S.SweepSpec, metric: str, total: int):
 
 
 # -- writing -----------------------------------------------------------------------------------
+def _sweep_html(*args) -> str:
+    from reports.html import sweep_html
+    return sweep_html(*args)
+
+
 def write_sweep_report(sweep, folder, heatmap: tuple | None = None, top: int = 10, pdf: bool = True,
                        html: bool = True, best: dict | None = None) -> dict:
     """Write ``heatmap.png``, ``top.csv`` and (if ``pdf``) ``report.pdf`` (and ``report.html``)
@@ -403,26 +409,48 @@ def write_sweep_report(sweep, folder, heatmap: tuple | None = None, top: int = 1
     bench_value = None
     if best:
         bench_value = (best["metrics"].get("benchmark_metrics") or {}).get(metric)
-    hfig = heatmap_figure(frame, spec, x, y, hmetric, benchmark_value=bench_value if hmetric == metric else None)
-    try:
-        folder.write_bytes("heatmap.png", png_bytes(hfig))
+
+    def charts():  # drawn once each, in another process while the text pages render
+        from reports import figures as F
+        figs = {"heatmap": heatmap_figure(frame, spec, x, y, hmetric,
+                                          benchmark_value=bench_value if hmetric == metric else None)}
         if pdf:
-            from reports import figures as F
-            pages = [cover_page(spec, frame, manifest, best_result, metric, sweep.outcome), hfig]
-            pages.append(top_page(table, spec, metric, len(frame)))
-            pages.append(distribution_figure(frame, metric, bench_value, spec.base.strategy))
+            figs["distribution"] = distribution_figure(frame, metric, bench_value, spec.base.strategy)
             if best_result is not None:
-                pages.append(F.equity_figure(best_result, label=f"best: {best['combo'].label(spec.axes)}"))
+                figs["best"] = F.equity_figure(best_result, label=f"best: {best['combo'].label(spec.axes)}")
+        out = {}
+        for name, fig in figs.items():
+            out[name] = png_bytes(fig)
+            plt.close(fig)
+        return out
+
+    other = Background(charts)
+    try:
+        pngs: dict = {}
+        page_html: list = []
+
+        def image(name):
+            def pages():
+                if not pngs:
+                    if html:
+                        page_html.append(_sweep_html(sweep, table, (x, y, hmetric), best, bench_value))
+                    pngs.update(other.get())
+                return [P.image_page(pngs[name])] if name in pngs else []
+            return pages
+
+        if pdf:
+            pages = [cover_page(spec, frame, manifest, best_result, metric, sweep.outcome), image("heatmap"),
+                     top_page(table, spec, metric, len(frame)), image("distribution"), image("best")]
             if sweep.overfitting:
                 pages.append(overfitting_page(sweep.overfitting, spec.base.strategy))
-            folder.write_bytes("report.pdf", P.pdf_bytes(pages, title=f"Rotation Lab sweep: {spec.base.strategy}"))
+            data = P.pdf_bytes(pages, title=f"Rotation Lab sweep: {spec.base.strategy}")
+        else:
+            image("heatmap")()
+        folder.write_bytes("heatmap.png", pngs["heatmap"])
+        if pdf:
+            folder.write_bytes("report.pdf", data)
+        if html:
+            folder.write_text("report.html", page_html[0])
     finally:
-        plt.close(hfig)
-    if html:
-        try:
-            from reports.html import sweep_html
-        except ImportError:
-            sweep_html = None
-        if sweep_html is not None:
-            folder.write_text("report.html", sweep_html(sweep, table, (x, y, hmetric), best, bench_value))
+        other.close()
     return {"frame": frame, "top": table, "heatmap": (x, y, hmetric)}
