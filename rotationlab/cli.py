@@ -541,6 +541,10 @@ def cmd_study(args) -> int:
     st.done()
     sm = study.summary
     print(f"{study.title}: {sm['n_triggers']} event days ({sm['n_trigger_onsets']} episodes)")
+    if sm.get("analogs"):
+        print("  analogs (distance, defined in study.json): "
+              + ", ".join(f"{a['date']} ({a['distance']:.2f})" for a in sm["analogs"][:10])
+              + (f" and {len(sm['analogs']) - 10} more (study.json)" if len(sm["analogs"]) > 10 else ""))
     for h in sm["horizons"]:
         r = sm["results"].get(f"rotation_minus_growth_{h}d", {})
         if "mean" in r:

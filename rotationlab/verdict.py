@@ -78,6 +78,10 @@ ROBUST, OVERFIT, LUCK, NOT_APPLICABLE = ("robust", "likely overfit", "selection 
                                          "not applicable")
 
 
+def _days(n) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 def _rule(section: str) -> str:
     """The decision rule of one section of the module docstring, as one line."""
     text = __doc__.split(section + "\n", 1)[1].split("\n\n", 1)[0]
@@ -223,7 +227,7 @@ def event_study_verdict(results: dict, *, n_null: int, alpha: float = 0.05, leg:
     holm = f"Holm-adjusted over {m} horizon{'s' if m != 1 else ''}"
 
     def describe(e) -> str:
-        return (f"{e['horizon_days']} days: mean {_pct(e['mean'])} ({conf} CI {_pct(e['ci_low'])} to "
+        return (f"{_days(e['horizon_days'])}: mean {_pct(e['mean'])} ({conf} CI {_pct(e['ci_low'])} to "
                 f"{_pct(e['ci_high'])}, {e['n_independent']} independent of {e['n_events']} events), "
                 f"p {e['p_shifted_text']} against shifted trigger dates ({holm}: {e['p_adjusted_text']})")
 
@@ -234,7 +238,7 @@ def event_study_verdict(results: dict, *, n_null: int, alpha: float = 0.05, leg:
                 f"{'higher' if verdict == EDGE else 'lower'} than when the same trigger pattern is "
                 f"shifted to other dates, at {describe(hits[0])}")
         if len(hits) > 1:
-            text += "; also at " + ", ".join(f"{e['horizon_days']} days" for e in hits[1:])
+            text += "; also at " + ", ".join(f"{_days(e['horizon_days'])}" for e in hits[1:])
         text += "."
     elif verdict == INCONCLUSIVE and pos and neg:
         text = (f"Inconclusive: {what} after the triggers was significantly higher at "
@@ -243,7 +247,7 @@ def event_study_verdict(results: dict, *, n_null: int, alpha: float = 0.05, leg:
     elif verdict == INCONCLUSIVE:
         most = max((e for e in by if e["n_independent"] is not None), key=lambda e: e["n_independent"], default=None)
         text = (f"Inconclusive: no horizon has {min_independent} independent events (triggers at least the "
-                f"horizon apart)" + (f"; the most is {most['n_independent']}, at {most['horizon_days']} days"
+                f"horizon apart)" + (f"; the most is {most['n_independent']}, at {_days(most['horizon_days'])}"
                                      if most else "") + ": too few to tell an edge from luck.")
     else:
         closest = min(enough, key=lambda e: e["p_adjusted"])
@@ -255,7 +259,7 @@ def event_study_verdict(results: dict, *, n_null: int, alpha: float = 0.05, leg:
     if naive:
         low = min(naive, key=lambda e: e["p_random_dates"])
         text += (f" Drawing as many random dates would give p {low['p_random_dates_text']} at "
-                 f"{low['horizon_days']} days, but random dates ignore that the triggers come in clusters, "
+                 f"{_days(low['horizon_days'])}, but random dates ignore that the triggers come in clusters, "
                  "which makes their outcomes far from independent; that p-value does not decide.")
     thin = [e for e in by if not e["enough_events"] and e["p_adjusted"] is not None]
     if thin and verdict != INCONCLUSIVE:

@@ -10,6 +10,10 @@ from . import machine as M
 from .base import Decisions, Rule, register, weights_of
 
 
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 @register("dow_nasdaq_divergence")
 class DowNasdaqDivergence(Rule):
     rule = ("Hold {growth_symbols}; when the Dow ({dow_symbol}) beats the Nasdaq ({nasdaq_symbol}) by at "
@@ -105,7 +109,7 @@ class DowNasdaqDivergence(Rule):
             parts[0] += (f" (cash instead while {p.nasdaq_symbol} closes below its {p.tech_breakdown_exit}-day "
                          "average)")
         cond = (f"when the Dow ({p.dow_symbol}) beats the Nasdaq ({p.nasdaq_symbol}) by at least "
-                f"{p.threshold:.2%} over {p.lookback_days} days")
+                f"{p.threshold:.2%} over {_days(p.lookback_days)}")
         extra = []
         if p.require_opposite_signs:
             extra.append("with the Dow up and the Nasdaq down")
@@ -121,7 +125,7 @@ class DowNasdaqDivergence(Rule):
         rot = ",".join(p.rotation_symbols) or "cash"
         if p.rotation_weights:
             rot += " (" + ", ".join(f"{w:.0%}" for w in p.rotation_weights) + ")"
-        hold = f" for at least {p.hold_days} days" if p.hold_days else ""
+        hold = f" for at least {_days(p.hold_days)}" if p.hold_days else ""
         back = (f"once the Nasdaq beats the Dow by {p.exit_threshold:.2%} or more over the same window"
                 if p.exit_threshold else "once the Nasdaq beats the Dow over the same window")
         return f"{parts[0]}; {cond}, rotate into {rot}{hold}, and rotate back {back}."
@@ -207,7 +211,7 @@ class DowNasdaqDivergence(Rule):
         if p.golden_cross_symbol and not (h.sma(p.golden_cross_symbol, p.golden_cross_fast_days)
                                           > h.sma(p.golden_cross_symbol, p.golden_cross_slow_days)):
             blocked.append(f"a golden cross of {p.golden_cross_symbol}")
-        text = (f"spread {spread:+.2%} over {p.lookback_days} days: "
+        text = (f"spread {spread:+.2%} over {_days(p.lookback_days)}: "
                 + (f"{gap * 100:.2f} points below the {p.threshold:.2%} entry threshold" if gap > 0
                    else f"at or above the {p.threshold:.2%} entry threshold"))
         if blocked:

@@ -58,3 +58,27 @@ def test_api_names_are_not_shadowed_by_modules():
         importlib.import_module(f"rotationlab.{mod.name}")
     for name in ("run", "compare", "sweep", "study", "walkforward", "signal", "settings"):
         assert callable(getattr(rl, name)) and not isinstance(getattr(rl, name), type(importlib)), name
+
+
+def _quoted_outputs() -> list[tuple[list[str], list[str]]]:
+    """(command, the lines the README says it prints) of the market-note section."""
+    section = README.split("## From a market note to an answer", 1)[1].split("\n## ", 1)[0]
+    pairs = re.findall(r"```bash\n(.*?)```\n```text\n(.*?)```", section, flags=re.S)
+    return [(shlex.split(cmd.replace("\\\n", " ").strip())[1:], [ln for ln in out.splitlines() if ln.strip()])
+            for cmd, out in pairs]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv, lines", _quoted_outputs(), ids=lambda a: " ".join(a)[:60] if a and
+                         not a[0].startswith(("dow_", "days ", "the ")) else "")
+def test_the_market_note_answers_are_what_the_commands_print(argv, lines, tmp_path, capsys, monkeypatch):
+    shared = ROOT.parent / "shared" / "data" / "market"  # where configs/divergence_etf.toml looks
+    if not (shared / "SPY.csv").is_file():
+        pytest.skip(f"the shared market data ({shared}) is not beside this checkout (it is in CI)")
+    from rotationlab.cli import main
+    monkeypatch.chdir(ROOT)  # the configs name ../shared/data/market relative to the repository
+    extra = [] if argv[0] == "signal" else ["--out", str(tmp_path / "o"), "--no-pdf", "--no-html", "--no-progress"]
+    assert main([*argv, *extra]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    for line in lines:
+        assert line in printed, line
