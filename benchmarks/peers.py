@@ -172,8 +172,8 @@ def main():
     rows.append(("Rotation Lab, backtrader engine", 1 / t_bt, "confirmed"))
     print(f"{len(sets)} combinations, DIA/QQQ {START}..{END}, {args.jobs} jobs; {platform.machine()}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}")
-    print(f"| engine | combos/s | ratio to the fast engine | largest final-equity difference |")
-    print(f"|---|---:|---:|---:|")
+    print("| engine | combos/s | ratio to the fast engine | largest final-equity difference |")
+    print("|---|---:|---:|---:|")
     for name, r, diff in rows:
         ratio = "-" if r != r else f"{r / rate:.3g}x"
         shown = "-" if r != r else f"{r:,.1f}" if r < 100 else f"{r:,.0f}"

@@ -6,7 +6,6 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 

@@ -30,7 +30,6 @@ import itertools
 import math
 import errno
 import os
-import signal
 import sys
 import threading
 import time
@@ -856,8 +855,6 @@ def fast_trials(spec: SweepSpec, combos: list[Combo], data: dict, jobs: int | No
     dates): each combination's daily returns on the union calendar (NaN where it does not trade).
     Holds the whole matrix in memory: for walk-forward and small grids (sweeps stream theirs, see
     :class:`TrialStream`)."""
-    import numpy as np
-
     from rotationlab import fast
     sets = [dict(zip(spec.names, c.values)) for c in combos]
     prep = fast.prepare(spec.base, data, sets)

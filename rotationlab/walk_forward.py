@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from rotationlab import stats
-from rotationlab.config import RunConfig
 from rotationlab.errors import UserError
 
 OBJECTIVES = {

@@ -10,7 +10,7 @@ import pytest
 from conftest import SHARED_MARKET, make_bars, needs_shared
 
 from rotationlab.cli import main
-from rotationlab.config import Execution, RunConfig
+from rotationlab.config import RunConfig
 from rotationlab.events import basket_forward, event_study, independent, lag_sensitivity
 
 PARAMS = {"dow_symbol": "D", "nasdaq_symbol": "N", "growth_symbols": "N", "rotation_symbols": "D",
