@@ -627,8 +627,8 @@ def factor_rows(result, metrics: dict) -> tuple[list[str], list[list[str]]] | No
     fa = metrics.get("factors")
     if not fa or "loadings" not in fa:
         return None
-    cols = [(result.strategy, fa)] + [(f"holding {k[len('growth '):]}" if k.startswith("growth ") else k, v)
-                                      for k, v in (fa.get("compared") or {}).items() if "loadings" in v]
+    cols = [("rule", fa)] + [(f"holding {k[len('growth '):]}" if k.startswith("growth ") else k, v)
+                             for k, v in (fa.get("compared") or {}).items() if "loadings" in v]
     header = ["term"]
     for label, _ in cols:
         header += [label, "t"]
@@ -692,8 +692,9 @@ def factors_page(result: RunResult, metrics: dict):
                      ["left"] + ["right"] * (len(header) - 1), row_h=0.26, fontsize=9.0, gid="factor_table")
         ax = fig.add_axes([1.0 / W, 0.55 / H, (width - 0.6) / W, (H - bottom - 1.15) / H])
         names = fa["factors"]
-        series = [(result.strategy, fa)] + [(f"holding {k[len('growth '):]}" if k.startswith("growth ") else k, v)
-                                            for k, v in (fa.get("compared") or {}).items() if "loadings" in v]
+        series = [(f"rule: {result.strategy}", fa)] + [
+            (f"holding {k[len('growth '):]}" if k.startswith("growth ") else k, v)
+            for k, v in (fa.get("compared") or {}).items() if "loadings" in v]
         step = 0.8 / len(series)
         for i, (label, a) in enumerate(series):
             y = np.arange(len(names)) + (i - (len(series) - 1) / 2) * step
