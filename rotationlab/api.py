@@ -392,9 +392,12 @@ class SweepRun:
         where = f"Dask scheduler {s.dask_scheduler}" if s.dask_scheduler else (
             "the fast engine" if s.engine == "fast" else f"{min(s.jobs or default_jobs(), max(o.computed, 1))} local "
                                                          "job(s)")
-        rate = f", {o.computed / o.seconds:,.0f} combos/s" if o.computed and o.seconds > 0 else ""
+        streamed = float((getattr(o, "fast", None) or {}).get("timings", {}).get("streaming", 0.0))
+        engine = o.seconds - streamed
+        rate = f", {o.computed / engine:,.0f} combos/s" if o.computed and engine > 0 else ""
+        extra = f" (+ {streamed:.2f} s streaming the trials and the overfitting statistics)" if streamed else ""
         lines = [f"sweep {self.spec.base.strategy}: {o.total} combinations ({o.computed} computed on {where}, "
-                 f"{o.reused} already in sweep.csv), {o.errors} failed, {o.seconds:.1f} s{rate}"]
+                 f"{o.reused} already in sweep.csv), {o.errors} failed, {engine:.2f} s{rate}{extra}"]
         if self.confirmed:
             lines.append(self.confirmed)
         ov = self.overfitting

@@ -27,6 +27,7 @@ decisions against its per-bar ones.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 import threading
@@ -429,19 +430,25 @@ def _run_group(base, panel, group, pool, jobs, keep_equity, on_chunk, chunk, mod
         K.simulate(panel.closes, panel.opens, ym, bench, tfa, traded, ntr, W, codes, force, exf, whole, at_close,
                    delay, eq, stats, out, *K.scratch(J, T, len(panel.symbols)))
         idx = np.array([c.index for c, _ in part])
-        if on_chunk is not None:
-            on_chunk(idx, eq, tfa, panel)
-        return idx, eq if keep_equity else None, tfa, stats, out
+        return idx, eq, tfa, stats, out
 
+    # chunks small enough to keep every thread busy; results consumed in grid order (on_chunk is
+    # called here, in this thread, chunk after chunk: streams and statistics see one order)
+    chunk = min(chunk, max(32, -(-len(placed) // max(jobs, 1))))
     items = []
     for a in range(0, len(placed), chunk):
         part = placed[a:a + chunk]
         items.append((part, decided[a:a + chunk] if decided is not None else None))
     t0 = time.perf_counter()
-    results = list(pool.map(task, items)) if pool is not None and len(items) > 1 else [task(it) for it in items]
-    timings["simulate"] = timings.get("simulate", 0.0) + (time.perf_counter() - t0)
+    streamed = 0.0
     cal_cache: dict = {}
-    for idx, eq, tfa, stats, out in results:
+    for idx, eq, tfa, stats, out in _in_order(task, items, pool, jobs):
+        if on_chunk is not None:
+            t1 = time.perf_counter()
+            on_chunk(idx, eq, tfa, panel)
+            streamed += time.perf_counter() - t1
+        if not keep_equity:
+            eq = None
         fills[idx], rejected[idx], mets[idx] = stats[:, 0], stats[:, 1], out
         for i, ci in enumerate(idx):
             tf = int(tfa[i])
@@ -450,6 +457,28 @@ def _run_group(base, panel, group, pool, jobs, keep_equity, on_chunk, chunk, mod
             dates[ci] = cal_cache[tf]
             if eq is not None:
                 equity[ci] = eq[i, tf:]
+    timings["simulate"] = timings.get("simulate", 0.0) + (time.perf_counter() - t0 - streamed)
+    timings["streaming"] = timings.get("streaming", 0.0) + streamed
+
+
+def _in_order(task, items, pool, jobs):
+    """``task(item)`` for each item, in ``pool`` threads (at most ``2 jobs`` in flight), yielded
+    in the items' order."""
+    if pool is None or len(items) < 2:
+        for it in items:
+            yield task(it)
+        return
+    from collections import deque
+    pending: deque = deque()
+    feed = iter(items)
+    for it in itertools.islice(feed, 2 * jobs):
+        pending.append(pool.submit(task, it))
+    while pending:
+        result = pending.popleft().result()
+        nxt = next(feed, None)
+        if nxt is not None:
+            pending.append(pool.submit(task, nxt))
+        yield result
 
 
 def placements(prepared: Prepared, param_sets: list[dict]) -> list:
