@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections import deque
 import math
 import os
 import threading
@@ -468,7 +469,6 @@ def _in_order(task, items, pool, jobs):
         for it in items:
             yield task(it)
         return
-    from collections import deque
     pending: deque = deque()
     feed = iter(items)
     for it in itertools.islice(feed, 2 * jobs):
