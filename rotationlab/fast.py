@@ -27,13 +27,11 @@ decisions against its per-bar ones.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections import deque
 import math
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +43,7 @@ from rotationlab.config import Execution, RunConfig, coerce_value, split_params,
 from rotationlab.errors import UserError
 from data_feeds import CLOSE_ONLY_SHARE, close_only_share
 from rotationlab.layout import Panel, build_panel, effective_fill, place
-from strategies.base import Decisions, History, PanelHistory, Rule, Target
+from strategies.base import Decisions, History, PanelHistory, Target
 
 METRIC_KEYS, RELATIVE_KEYS, INT_KEYS = K.METRIC_KEYS, K.RELATIVE_KEYS, K.INT_KEYS
 EXEC_KEYS = tuple(f.name for f in dataclasses.fields(Execution))
@@ -78,6 +76,7 @@ class _Combo:
     needed: list          # the rule's symbols
     symbols: tuple        # panel symbol set (rule's + benchmark)
     warmup: int
+    traded: tuple = ()    # the rule's traded symbols, in order
 
 
 class _Resolver:
@@ -92,10 +91,12 @@ class _Resolver:
         self.defaults = self.cls.defaults()
         self.names = set(self.defaults)
         self._exec: dict = {}
+        self._symbols: dict = {}  # the rule's symbols -> the panel's (with the benchmark)
 
     def __call__(self, index: int, params: dict) -> _Combo:
         strat = {k: v for k, v in params.items() if k in self.names or k not in EXEC_KEYS}
-        knobs = tuple(sorted((k, repr(v)) for k, v in params.items() if k not in strat))
+        knobs = () if len(strat) == len(params) else tuple(sorted((k, repr(v)) for k, v in params.items()
+                                                                  if k not in strat))
         ex = self._exec.get(knobs)
         if ex is None:
             ex = self._exec[knobs] = split_params(self.base.strategy, params, self.base.execution)[1]
@@ -114,10 +115,12 @@ class _Resolver:
                     raise UserError(f"strategy {self.cls.name()}: {exc}") from None
         else:
             rule = self.cls(**self.base_values)
-        needed = rule.needed()
-        bench = [self.base.benchmark] if self.base.benchmark else []
-        symbols = tuple(sorted(set(needed) | set(bench)))
-        return _Combo(index, rule, ex, needed, symbols, int(rule.warmup_bars()))
+        needed, traded = rule.roles()
+        symbols = self._symbols.get(needed)
+        if symbols is None:
+            bench = [self.base.benchmark] if self.base.benchmark else []
+            symbols = self._symbols[needed] = tuple(sorted(set(needed) | set(bench)))
+        return _Combo(index, rule, ex, list(needed), symbols, int(rule.warmup_bars()), traded)
 
 
 class Prepared:
@@ -211,27 +214,52 @@ def _dates_from(panel: Panel, d0: int) -> list:
     return full[d0:]
 
 
+def _window(panel: Panel, needed: list, d0: int) -> tuple:
+    """``(closes, extra, dates)`` of ``needed`` from bar ``d0`` (views; built once per panel)."""
+    key = ("window", tuple(needed), d0, None)
+    w = panel.cache.get(key)
+    if w is None:
+        w = panel.cache[key] = (*panel.arrays(needed, d0), panel.calendar[d0:])
+    return w
+
+
 def _decisions(rule, panel: Panel, d0: int, mode: str) -> Decisions:
-    closes, extra = panel.arrays(rule.needed(), d0)
-    dates = panel.calendar[d0:]
+    return _decisions_many(panel, [(rule, d0)], mode)[0]
+
+
+def _decisions_many(panel: Panel, items: list, mode: str) -> list:
+    """The decisions of each ``(rule, d0)``: rules of one class on one window asked at once for
+    their vectorized form (``mode`` "auto" or "vectorized"), the per-bar form otherwise."""
+    out: list = [None] * len(items)
     if mode != "per_bar":
-        dec = rule.vectorized(PanelHistory(closes, dates, extra, cache=panel.cache, key=d0))
-        if dec is not None:
-            return dec
-        if mode == "vectorized":
-            raise UserError(f"{rule.name()} has no vectorized form; use the per-bar form")
-    return per_bar_decisions(rule, closes, extra, _dates_from(panel, d0))
+        groups: dict = {}
+        for i, (rule, d0) in enumerate(items):
+            groups.setdefault((type(rule), d0, tuple(rule.needed())), []).append(i)
+        for (cls, d0, needed), members in groups.items():
+            closes, extra, dates = _window(panel, list(needed), d0)
+            decs = cls.vectorized_many(PanelHistory(closes, dates, extra, cache=panel.cache, key=d0),
+                                       [items[i][0] for i in members])
+            for i, dec in zip(members, decs):
+                out[i] = dec
+    for i, (rule, d0) in enumerate(items):
+        if out[i] is None:
+            if mode == "vectorized":
+                raise UserError(f"{rule.name()} has no vectorized form; use the per-bar form")
+            closes, extra, _ = _window(panel, rule.needed(), d0)
+            out[i] = per_bar_decisions(rule, closes, extra, _dates_from(panel, d0))
+    return out
 
 
-def _rotations(rule, dec: Decisions, tf_rel: int) -> int:
+def _rotations(rule, rotated, tf_rel: int):
     """Rotation episodes from the first trading bar: runs of days the rule's logged state is
-    'rotated' (as rotationlab.metrics counts them from the signal log; 0 for rules without one)."""
-    if not rule.has_signal or dec.rotated is None:
+    'rotated' (as rotationlab.metrics counts them from the signal log; 0 for rules without one).
+    ``rotated``: one row of days, or rows of several parameter sets (one count each)."""
+    if not rule.has_signal or rotated is None:
         return 0
-    on = np.asarray(dec.rotated[tf_rel:], dtype=bool)
-    if not len(on):
+    on = np.asarray(rotated, dtype=bool)[..., tf_rel:]
+    if not on.shape[-1]:
         return 0
-    return int(on[0]) + int(np.count_nonzero(on[1:] & ~on[:-1]))
+    return on[..., 0].astype(np.int64) + np.count_nonzero(on[..., 1:] & ~on[..., :-1], axis=-1)
 
 
 # -- running ----------------------------------------------------------------------------------------
@@ -292,216 +320,438 @@ def run_fast(prepared: Prepared, param_sets: list[dict], *, jobs: int | None = N
     """Run every parameter set (strategy parameters over the base config's, execution keys over its
     execution) and return per-combination equity, fill counts, metrics and errors.
 
-    ``jobs`` threads simulate chunks of combinations at once (default: the CPUs available); the
-    per-bar decisions of rules without a vectorized form run in as many worker processes.
+    ``jobs`` threads simulate chunks of combinations at once (default: the CPUs available), while
+    this thread resolves, decides and packs the next chunks; the per-bar decisions of rules
+    without a vectorized form run first, in as many worker processes.
     ``keep_equity=False`` keeps only the metrics; ``on_chunk(indices, equity, tf)`` (if given)
     receives each chunk's equity rows (panel calendar; ``tf`` their first trading bars) and the
-    panel, to stream them elsewhere. ``decisions``: "auto" (vectorized where the rule has it),
-    "per_bar" or "vectorized". A combination the engine itself would refuse (too little
-    history...) gets its message in ``errors`` instead.
+    panel, to stream them elsewhere, chunk after chunk in one order (the grid's, within each set of
+    symbols). ``decisions``: "auto" (vectorized where the rule has it), "per_bar" or "vectorized".
+    A combination the engine itself would refuse (too little history...) gets its message in
+    ``errors`` instead.
     """
     _check_numba()
     t_start = time.perf_counter()
     base = prepared.base
     param_sets = [dict(ps) for ps in param_sets]
-    resolve = _Resolver(base)
-    combos = [resolve(i, ps) for i, ps in enumerate(param_sets)]
-    n_all = len(combos)
-    nm = len(METRIC_KEYS)
+    n_all = len(param_sets)
     equity: list = [None] * n_all
     dates: list = [None] * n_all
     fills = np.zeros(n_all, dtype=np.int64)
     rejected = np.zeros(n_all, dtype=np.int64)
-    mets = np.full((n_all, nm), np.nan)
+    mets = np.full((n_all, len(METRIC_KEYS)), np.nan)
     errors = [""] * n_all
     jobs = jobs or _default_jobs()
-    timings = {"resolve": time.perf_counter() - t_start}
+    timings = {"resolve": 0.0, "decisions_per_bar": 0.0}
+    resolve = _Resolver(base)
+    size = min(chunk, max(16, -(-n_all // (4 * max(jobs, 1)))))
+    placer = _Placer(prepared)
 
-    groups: dict = {}
-    for c in combos:
-        groups.setdefault(c.symbols, []).append(c)
-    pool = ThreadPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    if decisions == "per_bar" or (decisions == "auto" and not resolve.cls.has_vectorized()):
+        def items():  # whole symbol sets: their per-bar decisions first (in worker processes)
+            t0 = time.perf_counter()
+            combos = [resolve(i, ps) for i, ps in enumerate(param_sets)]
+            timings["resolve"] += time.perf_counter() - t0
+            for ctx, placed in placer.place(combos, errors):
+                t0 = time.perf_counter()
+                decided = _per_bar_parallel(ctx.panel, placed, jobs) if len(placed) > 1 and jobs > 1 else None
+                timings["decisions_per_bar"] += time.perf_counter() - t0
+                for a, b in _chunks(len(placed), size, jobs):
+                    yield ctx, placed[a:b], decided[a:b] if decided is not None else None
+    else:
+        def items():  # chunk by chunk: resolved, placed and (in pack) decided as the pool needs them
+            for a, b in _chunks(n_all, size, jobs):
+                t0 = time.perf_counter()
+                combos = [resolve(i, param_sets[i]) for i in range(a, b)]
+                timings["resolve"] += time.perf_counter() - t0
+                for ctx, placed in placer.place(combos, errors):
+                    yield ctx, placed, None
+
+    buffers = _Buffers(size)
+
+    def pack(item):  # Python, in this thread: decisions and the kernel's inputs of one chunk
+        ctx, part, decs = item
+        return ctx, _pack(ctx, decisions, part, decs, buffers)
+
+    def simulate(packed):  # the compiled kernel, without the GIL: in a helper thread (or this one)
+        ctx, (idx, args, J) = packed
+        eq = np.empty((len(idx), ctx.T)) if keep_equity else buffers.take(len(idx), ctx.T, np.float64)
+        out = ctx.simulate(args, J, eq)
+        buffers.give(args[4])  # the decision codes
+        return (ctx, idx, eq, *out)
+
+    streamed = 0.0
+    run_all = _in_order(pack, simulate, items(), jobs)
     try:
-        for symbols, group in groups.items():
-            panel = prepared.panel(symbols)
-            if isinstance(panel, UserError):
-                for c in group:
-                    errors[c.index] = str(panel)
-                continue
-            _run_group(base, panel, group, pool, jobs, keep_equity, on_chunk, chunk, decisions,
-                       equity, dates, fills, rejected, mets, errors, timings)
+        for ctx, idx, eq, tfa, stats, out in run_all:
+            if on_chunk is not None:
+                t1 = time.perf_counter()
+                on_chunk(idx, eq, tfa, ctx.panel)
+                streamed += time.perf_counter() - t1
+            fills[idx], rejected[idx], mets[idx] = stats[:, 0], stats[:, 1], out
+            for i, ci in enumerate(idx):
+                tf = int(tfa[i])
+                dates[ci] = ctx.calendar_from(tf)
+                if keep_equity:
+                    equity[ci] = eq[i, tf:]
+            if not keep_equity:
+                buffers.give(eq)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
+        run_all.close()  # on an error: the helper threads stop before this returns
+    seconds = time.perf_counter() - t_start
+    timings["streaming"] = streamed
+    timings["simulate"] = seconds - streamed - timings["resolve"] - timings["decisions_per_bar"]
     metrics = {k: mets[:, i] for i, k in enumerate(METRIC_KEYS)}
     return FastResults(param_sets=param_sets, equity=equity, dates=dates, n_fills=fills, rejected=rejected,
-                       metrics=metrics, errors=errors, seconds=time.perf_counter() - t_start,
-                       benchmark=bool(base.benchmark), timings=timings)
+                       metrics=metrics, errors=errors, seconds=seconds, benchmark=bool(base.benchmark),
+                       timings=timings)
 
 
-def _place_all(base, panel, group, errors):
-    placed = []
-    cache: dict = {}
-    for c in group:
-        key = (tuple(c.needed), c.warmup)
-        if key not in cache:
-            try:
-                cache[key] = place(panel, c.needed, c.warmup, base.start, c.rule.name(), base.benchmark)
-            except UserError as exc:
-                cache[key] = exc
-        pl = cache[key]
-        if isinstance(pl, UserError):
-            errors[c.index] = str(pl)
-            continue
-        placed.append((c, pl))
-    return placed
+class _Placer:
+    """Puts combinations on their symbol sets' panels (each panel's :class:`_Context` built once)."""
+
+    def __init__(self, prepared: Prepared):
+        self.prepared = prepared
+        self.contexts: dict = {}
+
+    def context(self, symbols):
+        """The symbol set's context, or the UserError that its panel could not be built."""
+        if symbols not in self.contexts:
+            panel = self.prepared.panel(symbols)
+            self.contexts[symbols] = panel if isinstance(panel, UserError) else _Context(self.prepared.base, panel)
+        return self.contexts[symbols]
+
+    def place(self, combos: list, errors: list) -> list:
+        """``[(context, [(combo, Placement)])]`` in first-seen order; a combination the engine
+        would refuse gets its message in ``errors`` instead."""
+        by: dict = {}
+        for c in combos:
+            by.setdefault(c.symbols, []).append(c)
+        out = []
+        for symbols, part in by.items():
+            ctx = self.context(symbols)
+            if isinstance(ctx, UserError):
+                for c in part:
+                    errors[c.index] = str(ctx)
+                continue
+            placed = ctx.place(part, errors)
+            if placed:
+                out.append((ctx, placed))
+        return out
 
 
-def _run_group(base, panel, group, pool, jobs, keep_equity, on_chunk, chunk, mode, equity, dates, fills, rejected,
-               mets, errors, timings):
-    placed = _place_all(base, panel, group, errors)
-    if not placed:
-        return
-    T = len(panel.calendar)
-    bench = panel.slot(base.benchmark) if base.benchmark else -1
-    ym = (panel.calendar.year.to_numpy().astype(np.int64) * 12 + panel.calendar.month.to_numpy().astype(np.int64))
-    close_only_cache: dict = {}
+class _Context:
+    """One symbol set's panel and what every combination on it shares: the benchmark's row,
+    the year-month of each bar, placements, packed rows and executions, calendars."""
 
-    def close_only(symbols, tf):
+    def __init__(self, base: RunConfig, panel: Panel):
+        self.base = base
+        self.panel = panel
+        self.T = len(panel.calendar)
+        self.bench = panel.slot(base.benchmark) if base.benchmark else -1
+        self.ym = (panel.calendar.year.to_numpy().astype(np.int64) * 12
+                   + panel.calendar.month.to_numpy().astype(np.int64))
+        self._close_only: dict = {}
+        self._placements: dict = {}
+        self._calendars: dict = {}
+        self._no_force = np.zeros((0, self.T), dtype=np.int8)
+        self.packer = _Packer(panel, self.close_only)
+
+    def close_only(self, symbols, tf) -> list:
         key = (tuple(symbols), tf)
-        if key not in close_only_cache:
-            close_only_cache[key] = [s for s in symbols if close_only_share(
-                panel.opens[panel.slot(s), tf:], panel.closes[panel.slot(s), tf:]) >= CLOSE_ONLY_SHARE]
-        return close_only_cache[key]
+        if key not in self._close_only:
+            p = self.panel
+            self._close_only[key] = [s for s in symbols if close_only_share(
+                p.opens[p.slot(s), tf:], p.closes[p.slot(s), tf:]) >= CLOSE_ONLY_SHARE]
+        return self._close_only[key]
 
-    per_bar = mode == "per_bar" or (mode == "auto" and type(placed[0][0].rule).vectorized is Rule.vectorized)
-    t0 = time.perf_counter()
-    if per_bar and len(placed) > 1 and jobs > 1:
-        decided = _per_bar_parallel(panel, placed, jobs)
-    else:
-        decided = None
-    timings["decisions_per_bar"] = timings.get("decisions_per_bar", 0.0) + (time.perf_counter() - t0)
+    def place(self, combos: list, errors: list) -> list:
+        """``[(combo, Placement)]`` of the combinations the engine would run (the others get its
+        message in ``errors``)."""
+        placed = []
+        for c in combos:
+            key = (tuple(c.needed), c.warmup)
+            pl = self._placements.get(key)
+            if pl is None:
+                try:
+                    pl = place(self.panel, c.needed, c.warmup, self.base.start, c.rule.name(), self.base.benchmark)
+                except UserError as exc:
+                    pl = exc
+                self._placements[key] = pl
+            if isinstance(pl, UserError):
+                errors[c.index] = str(pl)
+            else:
+                placed.append((c, pl))
+        return placed
 
-    def task(items):
-        part, decs = items
-        n = len(part)
-        J = max(max(len(c.rule.traded()) for c, _ in part), 1)
-        dec_list = decs if decs is not None else [_decisions(c.rule, panel, pl.d0, mode) for c, pl in part]
-        K_rows = max(len(d.rows) for d in dec_list) + 1
-        codes = np.full((n, T), -1, dtype=np.int16)
-        force = np.zeros((n, T), dtype=np.int8)
-        W = np.zeros((n, K_rows, J))
-        traded = np.zeros((n, J), dtype=np.int64)
-        ntr = np.zeros(n, dtype=np.int64)
-        tfa = np.zeros(n, dtype=np.int64)
-        exf = np.zeros((n, K.N_EXEC))
-        whole = np.zeros(n, dtype=np.int64)
-        at_close = np.zeros(n, dtype=np.int64)
-        delay = np.zeros(n, dtype=np.int64)
-        stats = np.zeros((n, 3), dtype=np.int64)
-        for i, ((c, pl), dec) in enumerate(zip(part, dec_list)):
-            tr = c.rule.traded()
-            ntr[i] = len(tr)
-            traded[i, :len(tr)] = [panel.slot(s) for s in tr]
-            for k, row in enumerate(dec.rows):
-                bad = set(row) - set(tr)
-                if bad:
-                    raise UserError(f"{c.rule.name()} targets {', '.join(sorted(bad))}, which it does not trade; "
-                                    "list every symbol it may hold in symbols()['traded']")
-                for j, s in enumerate(tr):
-                    w = float(row.get(s, 0.0))
-                    if not math.isfinite(w) or w < 0:
-                        raise UserError(f"{c.rule.name()}: target weight {w!r} for {s}; weights must be finite and "
-                                        ">= 0 (long positions only)")
-                    W[i, k, j] = w
+    def calendar_from(self, tf: int) -> pd.DatetimeIndex:
+        cal = self._calendars.get(tf)
+        if cal is None:
+            cal = self._calendars[tf] = self.panel.calendar[tf:]
+        return cal
+
+    def no_force(self, n: int) -> np.ndarray:
+        """``(n, T)`` zeros, shared read-only by the chunks whose combinations force nothing."""
+        if self._no_force.shape[0] < n:
+            self._no_force = np.zeros((n, self.T), dtype=np.int8)
+        return self._no_force[:n]
+
+    def simulate(self, args: tuple, J: int, eq: np.ndarray) -> tuple:
+        """The kernel over one packed chunk, equity into ``eq``: ``(first trading bars, counts,
+        metrics)``."""
+        tfa, traded, ntr, W, codes, force, exf, whole, at_close, delay, stats = args
+        p = self.panel
+        out = np.full((len(tfa), len(METRIC_KEYS)), np.nan)
+        K.simulate(p.closes, p.opens, self.ym, self.bench, tfa, traded, ntr, W, codes, force, exf, whole, at_close,
+                   delay, eq, stats, out, *K.scratch(J, self.T, len(p.symbols)))
+        return tfa, stats, out
+
+
+class _Buffers:
+    """The big arrays of a chunk (decision codes, equity when it is not kept), reused from chunk
+    to chunk within a run: fresh ones would be mapped and zeroed by the OS for every chunk. Each
+    is ``rows`` (the run's chunk size) by the panel's bars; a smaller chunk uses its first rows."""
+
+    def __init__(self, rows: int):
+        self.rows = rows
+        self._free: dict = {}
+        self._lock = threading.Lock()
+
+    def take(self, n: int, T: int, dtype) -> np.ndarray:
+        key = (max(n, self.rows), T, np.dtype(dtype).str)
+        with self._lock:
+            free = self._free.get(key)
+            whole = free.pop() if free else None
+        if whole is None:
+            whole = np.empty(key[:2], dtype=dtype)
+        return whole[:n]
+
+    def give(self, a: np.ndarray) -> None:
+        whole = a if a.base is None else a.base
+        with self._lock:
+            self._free.setdefault((whole.shape[0], whole.shape[1], whole.dtype.str), []).append(whole)
+
+
+class _Packer:
+    """The kernel's per-combination inputs that many combinations share, each checked and built
+    once: a rule's target rows as weights over its traded symbols (and those symbols' panel
+    rows), and an execution's settings and fill timing. Used by the one thread that packs."""
+
+    def __init__(self, panel: Panel, close_only):
+        self.panel = panel
+        self.close_only = close_only
+        self._rows: dict = {}
+        self._exec: dict = {}
+        self._last_rows = None
+
+    def rows(self, c: _Combo, rows: list) -> tuple:
+        tr = c.traded
+        last = self._last_rows
+        if last is not None and last[0] is rows and last[1] == tr:  # the same rows list as the last combination
+            return last[2]
+        key = (tr, tuple(tuple(r.items()) for r in rows))
+        hit = self._rows.get(key)
+        if hit is not None:
+            self._last_rows = (rows, tr, hit)
+            return hit
+        W = np.zeros((len(rows), max(len(tr), 1)))
+        for k, row in enumerate(rows):
+            bad = set(row) - set(tr)
+            if bad:
+                raise UserError(f"{c.rule.name()} targets {', '.join(sorted(bad))}, which it does not trade; "
+                                "list every symbol it may hold in symbols()['traded']")
+            for j, s in enumerate(tr):
+                w = float(row.get(s, 0.0))
+                if not math.isfinite(w) or w < 0:
+                    raise UserError(f"{c.rule.name()}: target weight {w!r} for {s}; weights must be finite and "
+                                    ">= 0 (long positions only)")
+                W[k, j] = w
+        hit = (W, [self.panel.slot(s) for s in tr])
+        self._rows[key] = hit
+        self._last_rows = (rows, tr, hit)
+        return hit
+
+    def execution(self, ex: Execution, tr: tuple, tf: int) -> tuple:
+        key = (ex, tr, tf)
+        hit = self._exec.get(key)
+        if hit is None:
+            at, dl = effective_fill(ex.fill, self.close_only(tr, tf))
+            hit = ((ex.cash, ex.commission_bps / 1e4, ex.slippage_bps / 1e4, 1.0 - max(ex.cash_buffer, 1e-9),
+                    ex.drift_tolerance), 0 if ex.fractional else 1, 1 if at == "close" else 0, dl)
+            self._exec[key] = hit
+        return hit
+
+
+def _pack(ctx: "_Context", mode: str, part: list, decs, buffers: "_Buffers") -> tuple:
+    """Decisions of one chunk of combinations and the kernel's inputs for them (Python: runs
+    in the thread that feeds the helpers)."""
+    panel, packer, T = ctx.panel, ctx.packer, ctx.T
+    n = len(part)
+    J = max(max(len(c.traded) for c, _ in part), 1)
+    dec_list = decs if decs is not None else _decisions_many(panel, [(c.rule, pl.d0) for c, pl in part], mode)
+    K_rows = max(len(d.rows) for d in dec_list) + 1
+    codes = buffers.take(n, T, np.int16)
+    codes.fill(-1)
+    forced = any(d.force is not None for d in dec_list)
+    force = np.zeros((n, T), dtype=np.int8) if forced else ctx.no_force(n)
+    W = np.zeros((n, K_rows, J))
+    traded = np.zeros((n, J), dtype=np.int64)
+    ntr = np.zeros(n, dtype=np.int64)
+    tfa = np.zeros(n, dtype=np.int64)
+    exf = np.zeros((n, K.N_EXEC))
+    whole = np.zeros(n, dtype=np.int64)
+    at_close = np.zeros(n, dtype=np.int64)
+    delay = np.zeros(n, dtype=np.int64)
+    stats = np.zeros((n, 3), dtype=np.int64)
+    i = 0
+    while i < n:
+        c, pl = part[i]
+        dec = dec_list[i]
+        tr = c.traded
+        j = i + 1  # a run: consecutive rows of one block, on one placement, traded set and execution
+        if dec.block is not None:
+            while (j < n and dec_list[j].block is dec.block and dec_list[j].row == dec.row + j - i
+                   and part[j][1] is pl and part[j][0].execution is c.execution and part[j][0].traded == tr):
+                j += 1
+        rows, slots = packer.rows(c, dec.rows)
+        W[i:j, :rows.shape[0], :rows.shape[1]] = rows
+        traded[i:j, :len(tr)] = slots
+        ntr[i:j] = len(tr)
+        tfa[i:j] = pl.tf
+        exf[i:j], whole[i:j], at_close[i:j], delay[i:j] = packer.execution(c.execution, tr, pl.tf)
+        if j > i + 1:
+            r0 = dec.row
+            codes[i:j, pl.d0:] = dec.block.codes[r0:r0 + j - i]
+            stats[i:j, 2] = _rotations(c.rule, dec.block.rotated[r0:r0 + j - i], pl.tf - pl.d0)
+        else:
             codes[i, pl.d0:] = dec.codes
             if dec.force is not None:
                 force[i, pl.d0:] = dec.force
-            tfa[i] = pl.tf
-            ex = c.execution
-            exf[i] = (ex.cash, ex.commission_bps / 1e4, ex.slippage_bps / 1e4, 1.0 - max(ex.cash_buffer, 1e-9),
-                      ex.drift_tolerance)
-            whole[i] = 0 if ex.fractional else 1
-            at, dl = effective_fill(ex.fill, close_only(tr, pl.tf))
-            at_close[i] = 1 if at == "close" else 0
-            delay[i] = dl
-            stats[i, 2] = _rotations(c.rule, dec, pl.tf - pl.d0)
-        eq = np.empty((n, T))
-        out = np.full((n, len(METRIC_KEYS)), np.nan)
-        K.simulate(panel.closes, panel.opens, ym, bench, tfa, traded, ntr, W, codes, force, exf, whole, at_close,
-                   delay, eq, stats, out, *K.scratch(J, T, len(panel.symbols)))
-        idx = np.array([c.index for c, _ in part])
-        return idx, eq, tfa, stats, out
-
-    # chunks small enough to keep every thread busy; results consumed in grid order (on_chunk is
-    # called here, in this thread, chunk after chunk: streams and statistics see one order)
-    chunk = min(chunk, max(32, -(-len(placed) // max(jobs, 1))))
-    items = []
-    for a in range(0, len(placed), chunk):
-        part = placed[a:a + chunk]
-        items.append((part, decided[a:a + chunk] if decided is not None else None))
-    t0 = time.perf_counter()
-    streamed = 0.0
-    cal_cache: dict = {}
-    for idx, eq, tfa, stats, out in _in_order(task, items, pool, jobs):
-        if on_chunk is not None:
-            t1 = time.perf_counter()
-            on_chunk(idx, eq, tfa, panel)
-            streamed += time.perf_counter() - t1
-        if not keep_equity:
-            eq = None
-        fills[idx], rejected[idx], mets[idx] = stats[:, 0], stats[:, 1], out
-        for i, ci in enumerate(idx):
-            tf = int(tfa[i])
-            if tf not in cal_cache:
-                cal_cache[tf] = panel.calendar[tf:]
-            dates[ci] = cal_cache[tf]
-            if eq is not None:
-                equity[ci] = eq[i, tf:]
-    timings["simulate"] = timings.get("simulate", 0.0) + (time.perf_counter() - t0 - streamed)
-    timings["streaming"] = timings.get("streaming", 0.0) + streamed
+            stats[i, 2] = _rotations(c.rule, dec.rotated, pl.tf - pl.d0)
+        i = j
+    idx = np.array([c.index for c, _ in part])
+    return idx, (tfa, traded, ntr, W, codes, force, exf, whole, at_close, delay, stats), J
 
 
-def _in_order(task, items, pool, jobs):
-    """``task(item)`` for each item, in ``pool`` threads (at most ``2 jobs`` in flight), yielded
-    in the items' order."""
-    if pool is None or len(items) < 2:
+def _chunks(n: int, size: int, jobs: int) -> list:
+    """``(start, stop)`` of the chunks of ``n`` combinations: ``size`` each, but smaller at the
+    start (the pool starts simulating sooner) and at the end (the threads finish together)."""
+    if jobs <= 1 or n <= 2 * size:
+        return [(a, min(a + size, n)) for a in range(0, n, size)]
+    small = max(1, size // 4)
+    ramp = [small, min(2 * small, size)]
+    tail = ramp[::-1]
+    middle = n - sum(ramp) - sum(tail)
+    sizes = ramp + [size] * (middle // size) + ([middle % size] if middle % size else []) + tail
+    out, a = [], 0
+    for k in sizes:
+        out.append((a, a + k))
+        a += k
+    return out
+
+
+class _Slot:
+    __slots__ = ("args", "result", "error", "done")
+
+    def __init__(self, args):
+        self.args, self.result, self.error, self.done = args, None, None, False
+
+
+def _in_order(prepare, task, items, jobs: int):
+    """``task(prepare(item))`` for each of ``items`` (any iterable), yielded in their order.
+
+    ``prepare`` (Python, holding the GIL) runs in this thread; ``task`` (compiled code that
+    releases it) runs in ``jobs - 1`` helper threads and also here, whenever this thread is ahead
+    (enough prepared tasks waiting) or has nothing left to prepare: ``jobs`` threads busy, never
+    more, and at most ``4 jobs`` prepared or finished tasks held at once."""
+    if jobs <= 1:
         for it in items:
-            yield task(it)
+            yield task(prepare(it))
         return
-    pending: deque = deque()
-    feed = iter(items)
-    for it in itertools.islice(feed, 2 * jobs):
-        pending.append(pool.submit(task, it))
-    while pending:
-        result = pending.popleft().result()
-        nxt = next(feed, None)
-        if nxt is not None:
-            pending.append(pool.submit(task, nxt))
-        yield result
+    cond = threading.Condition()
+    waiting: deque = deque()   # prepared, not started
+    order: deque = deque()     # every slot in item order, until yielded
+    stopping = []
+
+    def run(slot):
+        try:
+            slot.result = task(slot.args)
+        except BaseException as exc:  # noqa: BLE001 - raised in this thread, in order
+            slot.error = exc
+        slot.args = None
+        with cond:
+            slot.done = True
+            cond.notify_all()
+
+    def helper():
+        while True:
+            with cond:
+                while not waiting and not stopping:
+                    cond.wait()
+                if not waiting:
+                    return
+                slot = waiting.popleft()
+            run(slot)
+
+    def run_one_here() -> bool:
+        with cond:
+            slot = waiting.popleft() if waiting else None
+        if slot is not None:
+            run(slot)
+        return slot is not None
+
+    def wait_first():
+        if not run_one_here():
+            with cond:
+                while not order[0].done:
+                    cond.wait()
+
+    def finished():
+        while order and order[0].done:
+            slot = order.popleft()
+            if slot.error is not None:
+                raise slot.error
+            yield slot.result
+
+    threads = [threading.Thread(target=helper, daemon=True, name=f"rotationlab-fast-{k}") for k in range(jobs - 1)]
+    for t in threads:
+        t.start()
+    try:
+        for it in items:
+            slot = _Slot(prepare(it))
+            with cond:
+                waiting.append(slot)
+                order.append(slot)
+                cond.notify()
+            while len(waiting) >= 2 * jobs:  # ahead of the helpers: simulate here for a while
+                run_one_here()
+            while len(order) >= 4 * jobs:  # results held for the one still running: wait for it
+                wait_first()
+                yield from finished()
+            yield from finished()
+        while order:
+            wait_first()
+            yield from finished()
+    finally:
+        with cond:
+            stopping.append(True)
+            waiting.clear()
+            cond.notify_all()
+        for t in threads:
+            t.join()
 
 
 def placements(prepared: Prepared, param_sets: list[dict]) -> list:
     """Where each parameter set would trade, without running it: ``(panel, Placement)`` per set,
     or ``(None, message)`` where the engine would refuse it (the same placement run_fast uses)."""
-    base = prepared.base
-    resolve = _Resolver(base)
-    out = []
-    cache: dict = {}
-    for i, ps in enumerate(param_sets):
-        c = resolve(i, dict(ps))
-        panel = prepared.panel(c.symbols)
-        if isinstance(panel, UserError):
-            out.append((None, str(panel)))
-            continue
-        key = (c.symbols, tuple(c.needed), c.warmup)
-        if key not in cache:
-            try:
-                cache[key] = (panel, place(panel, c.needed, c.warmup, base.start, c.rule.name(), base.benchmark))
-            except UserError as exc:
-                cache[key] = (None, str(exc))
-        out.append(cache[key])
-    return out
+    resolve = _Resolver(prepared.base)
+    combos = [resolve(i, dict(ps)) for i, ps in enumerate(param_sets)]
+    errors = [""] * len(combos)
+    out: list = [None] * len(combos)
+    for ctx, placed in _Placer(prepared).place(combos, errors):
+        for c, pl in placed:
+            out[c.index] = (ctx.panel, pl)
+    return [o if o is not None else (None, errors[i]) for i, o in enumerate(out)]
 
 
 # -- per-bar decisions in worker processes ----------------------------------------------------------
@@ -553,43 +803,38 @@ def equity_difference(fast: np.ndarray, reference: np.ndarray) -> float:
 
 
 def check_forms(base: RunConfig, data: dict, param_sets: list[dict]) -> int:
-    """Hold the vectorized decisions of each parameter set against its per-bar ones (targets in
-    force from the first trading bar, forced rebalances and rotation counts); returns how many
-    were compared (0 when the rule has no vectorized form). AgreementError if any differ."""
-    prep = Prepared(base, data)
+    """Hold the vectorized decisions of each parameter set (computed as a sweep computes them:
+    the rule's sets on one window at once) against its per-bar ones (targets in force from the
+    first trading bar, forced rebalances and rotation counts); returns how many were compared (0
+    when the rule has no vectorized form). AgreementError if any differ."""
     resolve = _Resolver(base)
+    if not resolve.cls.has_vectorized():
+        return 0
+    combos = [resolve(i, dict(ps)) for i, ps in enumerate(param_sets)]
+    errors = [""] * len(combos)
     n = 0
     problems = []
-    for i, ps in enumerate(param_sets):
-        c = resolve(i, ps)
-        panel = prep.panel(c.symbols)
-        if isinstance(panel, UserError):
-            continue
-        try:
-            pl = place(panel, c.needed, c.warmup, base.start, c.rule.name(), base.benchmark)
-        except UserError:
-            continue
-        vec = c.rule.vectorized(PanelHistory(*panel.arrays(c.needed, pl.d0)[:1], panel.calendar[pl.d0:],
-                                             panel.arrays(c.needed, pl.d0)[1]))
-        if vec is None:
-            return 0
-        rule2 = type(c.rule)(**c.rule.values)
-        bar = _decisions(rule2, panel, pl.d0, "per_bar")
-        tf = pl.tf - pl.d0
-        a, b = _in_force(vec, tf), _in_force(bar, tf)
-        label = ", ".join(f"{k}={v!r}" for k, v in ps.items()) or "(base parameters)"
-        if a != b:
-            day = next(j for j, (x, y) in enumerate(zip(a, b)) if x != y)
-            problems.append(f"{label}: targets differ from {panel.calendar[pl.tf + day]:%Y-%m-%d} "
-                            f"(vectorized {a[day]}, per bar {b[day]})")
-        fa = np.asarray(vec.force[tf:] if vec.force is not None else np.zeros(len(a), bool), dtype=bool)
-        fb = np.asarray(bar.force[tf:] if bar.force is not None else np.zeros(len(b), bool), dtype=bool)
-        if not np.array_equal(fa, fb):
-            problems.append(f"{label}: forced rebalances differ")
-        if vec.rotated is not None and bar.rotated is not None and c.rule.has_signal and \
-                not np.array_equal(np.asarray(vec.rotated[tf:], bool), np.asarray(bar.rotated[tf:], bool)):
-            problems.append(f"{label}: rotated days differ")
-        n += 1
+    for ctx, placed in _Placer(Prepared(base, data)).place(combos, errors):
+        panel = ctx.panel
+        vectorized = _decisions_many(panel, [(c.rule, pl.d0) for c, pl in placed], "vectorized")
+        for (c, pl), vec in zip(placed, vectorized):
+            rule2 = type(c.rule)(**c.rule.values)
+            bar = _decisions(rule2, panel, pl.d0, "per_bar")
+            tf = pl.tf - pl.d0
+            a, b = _in_force(vec, tf), _in_force(bar, tf)
+            label = ", ".join(f"{k}={v!r}" for k, v in param_sets[c.index].items()) or "(base parameters)"
+            if a != b:
+                day = next(j for j, (x, y) in enumerate(zip(a, b)) if x != y)
+                problems.append(f"{label}: targets differ from {panel.calendar[pl.tf + day]:%Y-%m-%d} "
+                                f"(vectorized {a[day]}, per bar {b[day]})")
+            fa = np.asarray(vec.force[tf:] if vec.force is not None else np.zeros(len(a), bool), dtype=bool)
+            fb = np.asarray(bar.force[tf:] if bar.force is not None else np.zeros(len(b), bool), dtype=bool)
+            if not np.array_equal(fa, fb):
+                problems.append(f"{label}: forced rebalances differ")
+            if vec.rotated is not None and bar.rotated is not None and c.rule.has_signal and \
+                    not np.array_equal(np.asarray(vec.rotated[tf:], bool), np.asarray(bar.rotated[tf:], bool)):
+                problems.append(f"{label}: rotated days differ")
+            n += 1
     if problems:
         raise AgreementError(f"the vectorized and per-bar decisions disagree on {len(problems)} check(s):\n  "
                              + "\n  ".join(problems))
@@ -709,7 +954,7 @@ def warm_up() -> float:
     t0 = time.perf_counter()
     K.warm_up()
     from strategies import machine
-    machine.run_states(np.zeros(2, bool), np.zeros(2, bool), np.zeros(2, bool), np.zeros(2, bool), 0, 0)
+    machine.run_codes(np.zeros(2, bool), np.zeros(2, bool), np.zeros(2, bool), np.zeros(2, bool), 0, 0)
     return time.perf_counter() - t0
 
 

@@ -52,9 +52,11 @@ def available() -> bool:
 
 
 def _jit(fn):
+    # error_model="numpy": a division by zero gives inf/NaN (as numpy does) instead of a checked
+    # ZeroDivisionError on every division; validated data has no zero prices or equity
     if _numba is None:
         return fn
-    return _numba.njit(cache=True, nogil=True)(fn)
+    return _numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
 
 
 @_jit
@@ -68,15 +70,6 @@ def _ab(x):
 
 
 @_jit
-def _std1(x, n, mean):
-    acc = 0.0
-    for i in range(n):
-        d = x[i] - mean
-        acc += d * d
-    return math.sqrt(acc / (n - 1))
-
-
-@_jit
 def _finite(x):
     return x if math.isfinite(x) else np.nan
 
@@ -85,7 +78,10 @@ def _finite(x):
 def _metrics(e, n1, r, b, has_b, ym, t0, counts, acc, out):
     """rotationlab.metrics.compute_metrics of one equity curve e[:n1] (dated t0.. on the panel)
     and, with has_b, benchmark returns b[:n1-1]; counts: fills, refused orders, rotations; acc:
-    turnover sum, exposure sum, held bars, spans."""
+    turnover sum, exposure sum, held bars, spans, then the benchmark's sums (_bench_sums).
+
+    Three passes over the returns (the statistics that need a mean or beta first come later),
+    each sum accumulated in date order."""
     nan = np.nan
     ann = 252.0
     n = n1 - 1
@@ -106,6 +102,10 @@ def _metrics(e, n1, r, b, has_b, ym, t0, counts, acc, out):
     months = 0
     ups = 0
     mprod = 1.0
+    rel = has_b and n >= 1
+    sa = 0.0           # excess over the benchmark: sum, smallest, largest
+    alo = np.inf
+    ahi = -np.inf
     for i in range(n):
         ek = e[i + 1]
         x = ek / e[i] - 1.0
@@ -123,8 +123,8 @@ def _metrics(e, n1, r, b, has_b, ym, t0, counts, acc, out):
             lo = x
         if x > hi:
             hi = x
-        if x < 0.0:
-            down += x * x
+        xm = x if x < 0.0 else 0.0
+        down += xm * xm
         if ek < peak_v:
             under += 1
             if not in_dd:
@@ -147,14 +147,41 @@ def _metrics(e, n1, r, b, has_b, ym, t0, counts, acc, out):
             if mprod - 1.0 > 0:
                 ups += 1
             mprod = 1.0
+        if rel:
+            a = x - b[i]
+            sa += a
+            if a < alo:
+                alo = a
+            if a > ahi:
+                ahi = a
     if in_dd and trough_e / peak_v - 1.0 < best_depth:
         mdd_days = n1 - 1 - peak_i
     mean = s / n if n >= 1 else nan
+    # second pass: squared deviations (volatility; tracking error and beta against the benchmark)
+    sq = 0.0
+    acc_a = 0.0
+    cov = 0.0
+    if n >= 2:
+        if rel:
+            ma = sa / n
+            mb = acc[5] / n
+            for i in range(n):
+                x = r[i]
+                dx = x - mean
+                sq += dx * dx
+                da = (x - b[i]) - ma
+                acc_a += da * da
+                db = b[i] - mb
+                cov += db * x
+        else:
+            for i in range(n):
+                dx = r[i] - mean
+                sq += dx * dx
     total = prod - 1.0 if n >= 1 else nan
     cagr = prod ** (1.0 / (n / ann)) - 1.0 if n >= 1 else nan
     vol = sharpe = sortino = nan
     if n >= 2:
-        std = _std1(r, n, mean)
+        std = math.sqrt(sq / (n - 1))
         vol = std * ann ** (1.0 / 2.0)
         sharpe = nan if hi == lo else _finite(mean / std * math.sqrt(ann))
         dr = math.sqrt(down / n) * math.sqrt(ann)
@@ -185,35 +212,13 @@ def _metrics(e, n1, r, b, has_b, ym, t0, counts, acc, out):
     for k in range(17, 22):
         out[k] = nan
     out[22] = counts[1]
-    if has_b and n >= 1:
-        pb = 1.0
-        sa = 0.0
-        sb = 0.0
-        alo = np.inf
-        ahi = -np.inf
-        for i in range(n):
-            pb *= b[i] + 1.0
-            a = r[i] - b[i]
-            sa += a
-            sb += b[i]
-            if a < alo:
-                alo = a
-            if a > ahi:
-                ahi = a
+    if rel:
+        pb = acc[4]
+        var = acc[6]
         cagr_b = pb ** (1.0 / (n / ann)) - 1.0
         out[17] = _finite(_finite(cagr) - _finite(cagr_b))
         if n >= 2:
             ma = sa / n
-            mb = sb / n
-            acc_a = 0.0
-            cov = 0.0
-            var = 0.0
-            for i in range(n):
-                da = (r[i] - b[i]) - ma
-                acc_a += da * da
-                db = b[i] - mb
-                cov += db * r[i]
-                var += db * db
             te = math.sqrt(acc_a / (n - 1))
             out[18] = _finite(te * ann ** (1.0 / 2.0))
             out[19] = nan if ahi == alo else _finite(ma / te * math.sqrt(ann))
@@ -221,10 +226,30 @@ def _metrics(e, n1, r, b, has_b, ym, t0, counts, acc, out):
             var /= n
             beta = nan if var < 1.0e-30 else cov / var
             out[20] = _finite(beta)
+            # third pass: alpha needs beta
             sr = 0.0
             for i in range(n):
                 sr += r[i] - beta * b[i]
             out[21] = _finite((sr / n + 1.0) ** ann - 1.0)
+
+
+@_jit
+def _bench_sums(b, n, acc):
+    """The benchmark's product of growth, sum and squared deviations from its mean over b[:n]
+    (into acc[4], acc[5], acc[6]), summed in the order _metrics used to sum them."""
+    pb = 1.0
+    sb = 0.0
+    for i in range(n):
+        pb *= b[i] + 1.0
+        sb += b[i]
+    mb = sb / n if n >= 1 else 0.0
+    var = 0.0
+    for i in range(n):
+        db = b[i] - mb
+        var += db * db
+    acc[4] = pb
+    acc[5] = sb
+    acc[6] = var
 
 
 @_jit
@@ -271,6 +296,7 @@ def simulate(closes, opens, ym, bench, tfa, traded, ntr, W, codes, force, exf, w
     was_held = scratch[2]
     o_d = scratch[3]
     px_row = scratch[4]
+    pos_v = scratch[5]
     o_j = iscratch[0]
     q_due = iscratch[1]
     q_k = iscratch[2]
@@ -278,6 +304,8 @@ def simulate(closes, opens, ym, bench, tfa, traded, ntr, W, codes, force, exf, w
     b_buf = series[1]
     accs = series[2]
     S = closes.shape[0]
+    b_tf = -1
+    b_cash = nan
     for c in range(n):
         tf = tfa[c]
         nj = ntr[c]
@@ -364,6 +392,7 @@ def simulate(closes, opens, ym, bench, tfa, traded, ntr, W, codes, force, exf, w
                 if sh[j] != 0.0:
                     px = closes[traded[c, j], t]
                     dv = sh[j] * px
+                    pos_v[j] = dv
                     du = sh[j] * (px - avg[j]) * 1.0
                     if dv > 0:
                         pvu += dv - du
@@ -390,7 +419,7 @@ def simulate(closes, opens, ym, bench, tfa, traded, ntr, W, codes, force, exf, w
             tot = 0.0
             for j in range(nj):
                 if sh[j] != 0.0:
-                    a = sh[j] * closes[traded[c, j], t] / value
+                    a = pos_v[j] / value
                     tot += a
                     h = a > 1e-9
                 else:
@@ -462,7 +491,9 @@ def simulate(closes, opens, ym, bench, tfa, traded, ntr, W, codes, force, exf, w
         stats[c, 1] = n_rej
         n1 = T - tf
         has_b = bench >= 0
-        if has_b:
+        if has_b and (tf != b_tf or exf[c, 0] != b_cash):  # the benchmark's returns (shared by a chunk)
+            b_tf = tf
+            b_cash = exf[c, 0]
             x0 = nan
             for t in range(tf, T):
                 v0 = closes[bench, t]
@@ -478,6 +509,7 @@ def simulate(closes, opens, ym, bench, tfa, traded, ntr, W, codes, force, exf, w
                     rb = v / prev - 1.0
                     b_buf[i - 1] = rb if rb == rb else 0.0
                 prev = v
+            _bench_sums(b_buf, n1 - 1, accs)
         accs[0] = turn
         accs[1] = expo
         accs[2] = held_bars
@@ -487,8 +519,8 @@ def simulate(closes, opens, ym, bench, tfa, traded, ntr, W, codes, force, exf, w
 
 def scratch(J: int, T: int, S: int):
     """Work arrays of one simulate() call."""
-    return (np.zeros((5, max(J, S, 1) * 2 + 2)), np.zeros((3, max(J * 2 + 2, MAX_TICKETS)), dtype=np.int64),
-            np.zeros((3, max(T, 4))))
+    return (np.zeros((6, max(J, S, 1) * 2 + 2)), np.zeros((3, max(J * 2 + 2, MAX_TICKETS)), dtype=np.int64),
+            np.zeros((3, max(T, 8))))
 
 
 def warm_up() -> None:

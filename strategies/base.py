@@ -28,7 +28,7 @@ import difflib
 import importlib.util
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -159,6 +159,11 @@ class Decisions:
     rows: list
     force: np.ndarray | None = None
     rotated: np.ndarray | None = None
+    #: Set by :func:`strategies.machine.decisions_many`: these are row ``row`` of ``block`` (the
+    #: decisions of many parameter sets as 2-D ``codes`` and ``rotated``, sharing ``rows``), so
+    #: the fast engine copies runs of consecutive rows at once.
+    block: Decisions | None = field(default=None, repr=False, compare=False)
+    row: int = 0
 
 
 class Rule:
@@ -238,11 +243,35 @@ class Rule:
             out["rotation"] = weights_of(roles["rotation"], getattr(self.p, "rotation_weights", ()) or ())
         return out
 
+    def named_baskets(self) -> dict:
+        """:meth:`baskets`, computed once per instance (parameters do not change); the same
+        dicts every call, so the fast engine packs them once. Read only."""
+        cache = self.__dict__.get("_baskets_cache")
+        if cache is None:
+            cache = self.__dict__["_baskets_cache"] = self.baskets()
+        return cache
+
     def vectorized(self, panel) -> Decisions | None:
         """Optional: the decisions over a whole calendar at once (``panel``: a
         :class:`PanelHistory` of this rule's window). None: the fast engine calls ``decide`` per
-        bar instead."""
+        bar instead. (A rule that defines :meth:`vectorized_many` instead gets this from it.)"""
+        if type(self).vectorized_many.__func__ is not Rule.vectorized_many.__func__:
+            return self.vectorized_many(panel, [self])[0]
         return None
+
+    @classmethod
+    def vectorized_many(cls, panel, rules: list) -> list:
+        """Optional, for speed: :meth:`vectorized` of several instances of this rule (a sweep's
+        parameter sets) on one window at once, in order. The default asks each rule; a rule
+        that overrides it must return exactly what those calls would, one by one (the tests
+        hold the two against each other)."""
+        return [r.vectorized(panel) for r in rules]
+
+    @classmethod
+    def has_vectorized(cls) -> bool:
+        """The rule has a vectorized form (:meth:`vectorized` or :meth:`vectorized_many`)."""
+        return (cls.vectorized is not Rule.vectorized
+                or cls.vectorized_many.__func__ is not Rule.vectorized_many.__func__)
 
     def describe_signal(self) -> dict | None:
         """How to show the logged signal: ``label`` (what ``spread`` is), ``legs`` (two symbols
@@ -278,22 +307,23 @@ class Rule:
                for k, x in self.values.items()}
         return template.format(**fmt)
 
-    def _roles(self) -> dict:
-        """:meth:`symbols`, computed once per instance (parameters do not change)."""
+    def roles(self) -> tuple[tuple, tuple]:
+        """``(needed, traded)`` as tuples, from :meth:`symbols`, computed once per instance
+        (parameters do not change)."""
         cache = self.__dict__.get("_roles_cache")
         if cache is None:
             roles = self.symbols()
-            needed = list(dict.fromkeys([*roles.get("signal", []), *roles.get("growth", []),
-                                         *roles.get("rotation", []), *roles.get("traded", [])]))
-            cache = self.__dict__["_roles_cache"] = (needed, list(dict.fromkeys(roles.get("traded", []))))
+            needed = tuple(dict.fromkeys([*roles.get("signal", []), *roles.get("growth", []),
+                                          *roles.get("rotation", []), *roles.get("traded", [])]))
+            cache = self.__dict__["_roles_cache"] = (needed, tuple(dict.fromkeys(roles.get("traded", []))))
         return cache
 
     def needed(self) -> list[str]:
         """Every symbol the rule reads or trades (signal first), without duplicates."""
-        return list(self._roles()[0])
+        return list(self.roles()[0])
 
     def traded(self) -> list[str]:
-        return list(self._roles()[1])
+        return list(self.roles()[1])
 
 
 class PanelHistory:
@@ -319,6 +349,13 @@ class PanelHistory:
         if v is None:
             v = self._cache[k] = fn()
         return v
+
+    def memo(self, key: tuple, fn):
+        """``fn()``, computed once per window and ``key`` and shared by every combination of a
+        sweep on this window (for arrays that depend on only some of a rule's parameters, such
+        as a spread that depends on the look-back but not on the threshold). ``key`` must name
+        everything ``fn`` depends on."""
+        return self._memo("memo", key, None, fn)
 
     def ret(self, symbol: str, days: int) -> np.ndarray:
         def f():

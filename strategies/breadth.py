@@ -22,7 +22,7 @@ import numpy as np
 from rotationlab import expr as X
 
 from . import machine as M
-from .base import Decisions, Rule, register, weights_of
+from .base import Rule, register, weights_of
 
 
 def _check_basket(symbols, weights, name: str) -> None:
@@ -89,12 +89,8 @@ class _SignalRotation(Rule):
     def vectorized(self, panel):
         p = self.p
         value, valid, entered, confirmed, exited = self.signal_arrays(panel)
-        states = M.run_states(valid, entered & valid, confirmed & valid, exited & valid, p.confirm_days, p.hold_days)
-        rotated = (states == M.ROTATED) & valid
-        codes = np.where(rotated, 1, 0).astype(np.int16)
-        codes[~valid] = -1
         base, rot = self.held_baskets()
-        return Decisions(codes=codes, rows=[base, rot], rotated=rotated)
+        return M.decisions(valid, entered, confirmed, exited, p.confirm_days, p.hold_days, base, rot)
 
     # -- the distance to the next flip -----------------------------------------------------------
     def _distance(self, value: float, entry: float, exit_level: float, confirm_level: float, what: str, fmt,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from . import machine as M
-from .base import Decisions, Rule, register, weights_of
+from .base import Rule, register, weights_of
 
 
 def _days(n: int) -> str:
@@ -220,28 +220,48 @@ class DowNasdaqDivergence(Rule):
                 "entry_threshold": p.threshold, "filters_blocking": blocked}
 
     # -- the same decisions over the whole window ---------------------------------------------------
-    def vectorized(self, panel):
-        p = self.p
-        n = p.lookback_days
-        dow, nas = panel.ret(p.dow_symbol, n), panel.ret(p.nasdaq_symbol, n)
-        with np.errstate(invalid="ignore"):
-            spread = dow - nas
-            valid = ~np.isnan(spread)
-            fired = spread >= p.threshold
-            if p.require_opposite_signs:
-                fired &= (dow > 0) & (nas < 0)
-            if p.small_cap_confirm:
-                fired &= panel.ret(p.small_cap_symbol, n) > nas
-            if p.golden_cross_symbol:
-                fired &= (panel.sma(p.golden_cross_symbol, p.golden_cross_fast_days)
-                          > panel.sma(p.golden_cross_symbol, p.golden_cross_slow_days))
-            states = M.run_states(valid, fired, spread > 0, (spread < 0) & (-spread >= p.exit_threshold),
-                                  p.confirm_days, p.hold_days)
-            rotated = states == M.ROTATED
-            codes = np.where(rotated, 1, 0).astype(np.int16)
-            if p.tech_breakdown_exit:
-                cash = panel.close(p.nasdaq_symbol) < panel.sma(p.nasdaq_symbol, p.tech_breakdown_exit)
-                codes[~rotated & cash] = 2
-        codes[~valid] = -1
-        b = self.baskets()
-        return Decisions(codes=codes, rows=[b["growth"], b["rotation"], {}], rotated=rotated & valid)
+    @classmethod
+    def vectorized_many(cls, panel, rules):
+        """The decisions of many parameter sets: the spread and the exit condition computed once
+        per look-back, the state machine run over every set of that look-back in one call."""
+        groups: dict = {}
+        for i, r in enumerate(rules):
+            p = r.p
+            key = (p.dow_symbol, p.nasdaq_symbol, p.lookback_days, p.exit_threshold, p.tech_breakdown_exit)
+            groups.setdefault(key, []).append(i)
+        out = [None] * len(rules)
+        for (dow_s, nas_s, n, exit_threshold, breakdown), members in groups.items():
+            dow, nas = panel.ret(dow_s, n), panel.ret(nas_s, n)
+
+            def legs():  # what depends on the look-back and the exit level only
+                with np.errstate(invalid="ignore"):
+                    spread = dow - nas
+                    return spread, ~np.isnan(spread), spread > 0, (spread < 0) & (-spread >= exit_threshold)
+            spread, valid, confirmed, exited = panel.memo(("divergence", dow_s, nas_s, n, exit_threshold), legs)
+            entered = np.empty((len(members), panel.T), dtype=np.bool_)
+            with np.errstate(invalid="ignore"):
+                for row, i in enumerate(members):
+                    p = rules[i].p
+                    fired = np.greater_equal(spread, p.threshold, out=entered[row])
+                    if p.require_opposite_signs:
+                        fired &= (dow > 0) & (nas < 0)
+                    if p.small_cap_confirm:
+                        fired &= panel.ret(p.small_cap_symbol, n) > nas
+                    if p.golden_cross_symbol:
+                        fired &= (panel.sma(p.golden_cross_symbol, p.golden_cross_fast_days)
+                                  > panel.sma(p.golden_cross_symbol, p.golden_cross_slow_days))
+                cash = (panel.close(nas_s) < panel.sma(nas_s, breakdown)) if breakdown else None
+            shared: dict = {}  # equal basket parameters: the same basket objects
+            baskets = []
+            for i in members:
+                p = rules[i].p
+                key = (p.growth_symbols, p.rotation_symbols, p.rotation_weights)
+                b = shared.get(key)
+                if b is None:
+                    b = shared[key] = rules[i].named_baskets()
+                baskets.append((b["growth"], b["rotation"]))
+            decs = M.decisions_many(valid, entered, confirmed, exited, [rules[i].p.confirm_days for i in members],
+                                    [rules[i].p.hold_days for i in members], baskets, cash)
+            for i, d in zip(members, decs):
+                out[i] = d
+        return out

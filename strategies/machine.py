@@ -48,38 +48,101 @@ def step(state, pend, held, valid, entered, confirmed, exited, confirm_days, hol
 _RUN = None
 
 
+def _run_loop(valid, entered, confirmed, exited, cash, confirm_days, hold_days, states, codes):
+    """:func:`step` over whole arrays, for ``k`` parameter sets at once: row ``r`` of ``states``
+    gets the state after each close, row ``r`` of ``codes`` the decision code (-1 warm-up: keep
+    the target; 1 rotated; 2 the ``cash`` mask outside rotation; 0 the base basket). Every input
+    is 2-D, with ``k`` rows or one row shared by every set (``cash``: zero rows for none)."""
+    k, T = codes.shape
+    keep_states = states.shape[0] > 0
+    for r in range(k):
+        rv = r if valid.shape[0] > 1 else 0
+        re = r if entered.shape[0] > 1 else 0
+        rc = r if confirmed.shape[0] > 1 else 0
+        rx = r if exited.shape[0] > 1 else 0
+        has_cash = cash.shape[0] > 0
+        rk = r if cash.shape[0] > 1 else 0
+        cd = confirm_days[r]
+        hd = hold_days[r]
+        state, pend, held = 0, 0, 0
+        for t in range(T):
+            v = valid[rv, t]
+            state, pend, held = step(state, pend, held, v, entered[re, t], confirmed[rc, t], exited[rx, t], cd, hd)
+            if keep_states:
+                states[r, t] = state
+            if not v:
+                codes[r, t] = -1
+            elif state == ROTATED:
+                codes[r, t] = 1
+            elif has_cash and cash[rk, t]:
+                codes[r, t] = 2
+            else:
+                codes[r, t] = 0
+
+
 def _compiled():
     """The compiled loop (numba imported on first use: per-bar runs never need it)."""
     global _RUN
     if _RUN is None:
         try:
             import numba
+            from numba.extending import register_jitable
         except ImportError:  # pragma: no cover - numba is a dependency
-            def run(valid, entered, confirmed, exited, confirm_days, hold_days, out):
-                state, pend, held = 0, 0, 0
-                for t in range(valid.shape[0]):
-                    state, pend, held = step(state, pend, held, valid[t], entered[t], confirmed[t], exited[t],
-                                             confirm_days, hold_days)
-                    out[t] = state
-            _RUN = run
+            _RUN = _run_loop
             return _RUN
-        jstep = numba.njit(cache=True, nogil=True)(step)
-
-        @numba.njit(cache=True, nogil=True)
-        def run(valid, entered, confirmed, exited, confirm_days, hold_days, out):
-            state, pend, held = 0, 0, 0
-            for t in range(valid.shape[0]):
-                state, pend, held = jstep(state, pend, held, valid[t], entered[t], confirmed[t], exited[t],
-                                          confirm_days, hold_days)
-                out[t] = state
-        _RUN = run
+        register_jitable(step)  # step stays a plain function for decide(); compiled where the loop calls it
+        _RUN = numba.njit(cache=True, nogil=True)(_run_loop)
     return _RUN
 
 
-def run_states(valid, entered, confirmed, exited, confirm_days: int, hold_days: int) -> np.ndarray:
-    """The state after each close (int8: GROWTH, PENDING, ROTATED) over whole boolean arrays."""
-    out = np.empty(len(valid), dtype=np.int8)
-    _compiled()(np.ascontiguousarray(valid, dtype=np.bool_), np.ascontiguousarray(entered, dtype=np.bool_),
-         np.ascontiguousarray(confirmed, dtype=np.bool_), np.ascontiguousarray(exited, dtype=np.bool_),
-         int(confirm_days), int(hold_days), out)
+def _rows(x) -> np.ndarray:
+    x = np.ascontiguousarray(x, dtype=np.bool_)
+    return x.reshape(1, -1) if x.ndim == 1 else x
+
+
+def run_codes(valid, entered, confirmed, exited, confirm_days, hold_days, cash=None, states: bool = True):
+    """``(states, codes)`` over whole boolean arrays: the state after each close (int8: GROWTH,
+    PENDING, ROTATED; None with ``states=False``) and the decision code (int8: -1 warm-up, 1
+    rotated, 2 ``cash`` outside rotation, 0 the base basket).
+
+    With 1-D inputs and integer ``confirm_days``/``hold_days``: one parameter set, 1-D results.
+    With ``k`` sets: ``confirm_days``/``hold_days`` of length ``k``, each input either 1-D
+    (shared by every set) or ``(k, T)``; results ``(k, T)``."""
+    many = np.ndim(confirm_days) > 0
+    cd = np.atleast_1d(np.asarray(confirm_days, dtype=np.int64))
+    hd = np.atleast_1d(np.asarray(hold_days, dtype=np.int64))
+    k, T = len(cd), np.shape(valid)[-1]
+    st = np.empty((k if states else 0, T), dtype=np.int8)
+    codes = np.empty((k, T), dtype=np.int8)
+    _compiled()(_rows(valid), _rows(entered), _rows(confirmed), _rows(exited),
+                _rows(cash) if cash is not None else np.zeros((0, T), dtype=np.bool_), cd, hd, st, codes)
+    if not many:
+        return (st[0] if states else None), codes[0]
+    return (st if states else None), codes
+
+
+def decisions(valid, entered, confirmed, exited, confirm_days: int, hold_days: int, base: dict, rotation: dict,
+              cash=None):
+    """The vectorized decisions of a rule driven by this machine: hold ``rotation`` while
+    rotated, else ``base`` (or nothing, all cash, where ``cash`` is true); keep the target
+    during the warm-up (``valid`` false)."""
+    return decisions_many(valid, entered, confirmed, exited, [confirm_days], [hold_days], [(base, rotation)],
+                          cash)[0]
+
+
+def decisions_many(valid, entered, confirmed, exited, confirm_days, hold_days, baskets: list, cash=None) -> list:
+    """:func:`decisions` of ``k`` parameter sets at once (inputs as :func:`run_codes` takes them
+    for ``k`` sets; ``baskets``: ``(base, rotation)`` of each set)."""
+    from .base import Decisions
+    _, codes = run_codes(valid, entered, confirmed, exited, confirm_days, hold_days, cash, states=False)
+    rotated = codes == 1
+    rows: dict = {}  # one rows list per pair of basket objects (the engine packs each list once)
+    blocks: dict = {}  # and one block of those sets' codes (the engine copies runs of rows at once)
+    out = []
+    for r, (base, rot) in enumerate(baskets):
+        key = (id(base), id(rot))
+        if key not in rows:
+            rows[key] = [base, rot, {}]
+            blocks[key] = Decisions(codes=codes, rows=rows[key], rotated=rotated)
+        out.append(Decisions(codes=codes[r], rows=rows[key], rotated=rotated[r], block=blocks[key], row=r))
     return out

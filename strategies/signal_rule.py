@@ -29,7 +29,7 @@ from rotationlab import expr as X
 from rotationlab.errors import UserError
 
 from . import machine as M
-from .base import Decisions, Rule, register, weights_of
+from .base import Rule, register, weights_of
 
 EXPRESSIONS = ("enter", "exit", "confirm", "cash_when", "signal")
 
@@ -238,14 +238,10 @@ class SignalRule(Rule):
         valid = ~np.isnan(v["enter"])
         fired = v["enter"] == 1.0
         confirmed = (v["confirm"] == 1.0) if "confirm" in v else fired
-        states = M.run_states(valid, fired, confirmed, v["exit"] == 1.0, self.p.confirm_days, self.p.hold_days)
-        rotated = states == M.ROTATED
-        codes = np.where(rotated, 1, 0).astype(np.int16)
-        if "cash_when" in v:
-            codes[~rotated & (v["cash_when"] == 1.0)] = 2
-        codes[~valid] = -1
-        b = self.baskets()
-        return Decisions(codes=codes, rows=[b["growth"], b["rotation"], {}], rotated=rotated & valid)
+        cash = (v["cash_when"] == 1.0) if "cash_when" in v else None
+        b = self.named_baskets()
+        return M.decisions(valid, fired, confirmed, v["exit"] == 1.0, self.p.confirm_days, self.p.hold_days,
+                           b["growth"], b["rotation"], cash)
 
     def flip_distance(self, h):
         """How far the signal is from flipping, in the expressions' own units (their margins)."""

@@ -228,6 +228,82 @@ def test_threads_and_dropping_equity_change_nothing(sample):
     assert one.combos_per_second > 0
 
 
+def test_small_chunks_stream_in_grid_order_and_change_nothing(sample):
+    """Many chunks (smaller ones first and last, buffers reused, this thread and a helper both
+    simulating): every combination streamed once, in grid order, with the one-chunk results."""
+    base = RunConfig(start="2005-01-01", execution=WHOLE)
+    sets = [{"lookback_days": n, "threshold": x, "hold_days": h} for n in (2, 5, 10, 20, 40)
+            for x in (0.0, 0.01, 0.02, 0.04) for h in (0, 20)]
+    prep = fast.prepare(base, sample)
+    whole = fast.run_fast(prep, sets, jobs=1, chunk=len(sets))
+    seen, rows = [], {}
+
+    def on_chunk(idx, eq, tfa, panel):
+        seen.extend(int(i) for i in idx)
+        for i, ci in enumerate(idx):
+            rows[int(ci)] = eq[i, int(tfa[i]):].copy()  # the buffer is reused after this returns
+    small = fast.run_fast(prep, sets, jobs=2, chunk=4, keep_equity=False, on_chunk=on_chunk)
+    assert seen == list(range(len(sets)))
+    assert len(fast._chunks(len(sets), 4, 2)) > 8
+    for i in range(len(sets)):
+        np.testing.assert_array_equal(whole.equity[i], rows[i])
+    for k in fast.METRIC_KEYS:
+        np.testing.assert_array_equal(whole.metrics[k], small.metrics[k])
+
+
+@pytest.mark.parametrize("n,size,jobs", [(1, 16, 2), (33, 16, 2), (400, 50, 2), (401, 50, 4), (10_000, 512, 2),
+                                         (400, 50, 1)])
+def test_chunks_cover_every_combination_once(n, size, jobs):
+    spans = fast._chunks(n, size, jobs)
+    assert [a for a, _ in spans] == [0, *[b for _, b in spans[:-1]]] and spans[-1][1] == n
+    assert all(0 < b - a <= size for a, b in spans)
+
+
+def test_the_pipeline_keeps_order_raises_in_order_and_leaves_no_thread():
+    import threading
+    import time
+    before = threading.active_count()
+
+    def slow_first(x):
+        if x == 0:
+            time.sleep(0.05)
+        return x * x
+    assert list(fast._in_order(lambda x: x, slow_first, range(40), 2)) == [x * x for x in range(40)]
+
+    def boom(x):
+        if x == 7:
+            raise ValueError("chunk 7")
+        return x
+    it = fast._in_order(lambda x: x, boom, range(40), 3)
+    got = []
+    with pytest.raises(ValueError, match="chunk 7"):
+        for x in it:
+            got.append(x)
+    assert got == list(range(7))
+    stopped = fast._in_order(lambda x: x, lambda x: x, range(100), 2)
+    assert next(stopped) == 0
+    stopped.close()
+    assert threading.active_count() == before
+
+
+def test_a_rule_s_batch_form_equals_its_one_by_one_form(sample):
+    """vectorized_many over a mixed batch (look-backs, exits, filters, holds, baskets) returns,
+    set by set, what vectorized returns for that set alone."""
+    from strategies.base import PanelHistory
+    from strategies.divergence import DowNasdaqDivergence
+    sets = [*SAMPLE_GRID, *({"lookback_days": n, "threshold": x, "exit_threshold": e, "confirm_days": c}
+                            for n in (5, 30) for x in (0.0, 0.02) for e in (0.0, 0.01) for c in (0, 2))]
+    rules = [DowNasdaqDivergence.create(ps) for ps in sets]
+    frame = pd.DataFrame({s: sample[s].frame["close"] for s in ("^DJI", "^IXIC", "^GSPC")}).dropna()
+    closes, dates = {s: frame[s].to_numpy() for s in frame}, frame.index
+    batch = DowNasdaqDivergence.vectorized_many(PanelHistory(closes, dates, cache={}, key=0), rules)
+    for ps, rule, got in zip(sets, rules, batch):
+        alone = rule.vectorized(PanelHistory(closes, dates))
+        np.testing.assert_array_equal(got.codes, alone.codes, err_msg=str(ps))
+        np.testing.assert_array_equal(got.rotated, alone.rotated, err_msg=str(ps))
+        assert got.rows == alone.rows and got.force is None and alone.force is None
+
+
 def test_metrics_match_reports_metrics_on_the_fast_equity(sample):
     from reports.metrics import returns_metrics, returns_of
     base = RunConfig(start="2003-01-01", execution=WHOLE, benchmark=None)

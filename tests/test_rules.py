@@ -81,13 +81,14 @@ def test_the_two_forms_agree_on_every_built_in_rule(sample):
 
 def test_a_vectorized_form_that_disagrees_is_caught(sample, monkeypatch):
     from strategies.divergence import DowNasdaqDivergence
-    real = DowNasdaqDivergence.vectorized
+    real = DowNasdaqDivergence.vectorized_many
 
-    def off_by_one(self, panel):
-        dec = real(self, panel)
-        dec.codes[1:] = dec.codes[:-1].copy()  # decide one day late
-        return dec
-    monkeypatch.setattr(DowNasdaqDivergence, "vectorized", off_by_one)
+    def off_by_one(cls, panel, rules):
+        decs = real.__func__(cls, panel, rules)
+        for dec in decs:
+            dec.codes[1:] = dec.codes[:-1].copy()  # decide one day late
+        return decs
+    monkeypatch.setattr(DowNasdaqDivergence, "vectorized_many", classmethod(off_by_one))
     with pytest.raises(fast.AgreementError, match="targets differ"):
         fast.check_forms(RunConfig(start="2005-01-01", end="2008-12-31"), sample, [{}])
 
