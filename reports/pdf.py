@@ -9,6 +9,7 @@ and records (trades, parameters, provenance, execution), never recomputed separa
 from __future__ import annotations
 
 import io
+import logging
 import textwrap
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from rotationlab.results import RunResult  # noqa: E402
 N_TRADES_SHOWN = 15  # first and last trades listed on the trades page
 
 _SANS_EM = 0.56  # average glyph width of DejaVu Sans, in em (for wrapping estimates)
+_ASCENT = 0.8    # top of a line's tallest glyphs above its baseline, in em
 _MONO_EM = 0.602
 
 
@@ -41,12 +43,18 @@ class Column:
         self.W, self.H = fig.get_size_inches()
         self.overflow = False
 
+    def _baseline(self, size) -> float:
+        """Where the baseline of a line whose top is at ``self.y`` lies (lines are placed by their
+        baselines: evenly spaced whatever glyphs they hold, in any font)."""
+        return (self.y - size * _ASCENT / 72) / self.H
+
     def _put(self, text, size, mono=False, weight="normal", color="black", indent=0.0, gid=None):
         if self.y - size * 1.3 / 72 < self.bottom:
             self.overflow = True
             return
-        self.fig.text((self.x + indent) / self.W, self.y / self.H, text, fontsize=size, va="top", ha="left",
-                      family="monospace" if mono else "sans-serif", fontweight=weight, color=color, gid=gid)
+        self.fig.text((self.x + indent) / self.W, self._baseline(size), text, fontsize=size, va="baseline",
+                      ha="left", family="monospace" if mono else "sans-serif", fontweight=weight, color=color,
+                      gid=gid)
         self.y -= size * 1.32 / 72
 
     def wrap(self, text, size, mono=False, indent=0.0, weight="normal") -> list[str]:
@@ -81,7 +89,7 @@ class Column:
             if self.y - size * 1.3 / 72 < self.bottom:
                 self.overflow = True
                 return
-            self.fig.text(self.x / self.W, self.y / self.H, str(k), fontsize=size, va="top", color="0.35")
+            self.fig.text(self.x / self.W, self._baseline(size), str(k), fontsize=size, va="baseline", color="0.35")
             for line in lines:
                 self._put(line, size, mono=mono_values, indent=key_width)
 
@@ -414,7 +422,7 @@ def tearsheet_note(key: str, metrics: dict) -> str:
 def metrics_note(metrics: dict) -> str:
     return (f"{metrics.get('n_returns', 0):,} daily returns from {metrics.get('returns_from')}; "
             f"{metrics['periods_per_year']} periods a year; risk-free {metrics['risk_free']:g} a day; "
-            "ratios from empyrical-reloaded; values as in metrics.json; '-' = does not apply.")
+            "ratios as empyrical-reloaded defines them; values as in metrics.json; '-' = does not apply.")
 
 
 # -- tear sheet: rows (shared with report.html) and pages ----------------------------------------
@@ -797,9 +805,10 @@ def metric_definitions(metrics: dict) -> list[str]:
         f"trading date ({metrics.get('returns_from')} is the first return).",
         f"Annualised figures use {metrics['periods_per_year']} periods a year; risk-free rate "
         f"{metrics['risk_free']:g} a day (empyrical-reloaded conventions).",
-        "CAGR, volatility, Sharpe, Sortino, Calmar, max drawdown, alpha and beta come from empyrical; "
-        "tracking error is empyrical's annual volatility of the daily return difference; information "
-        "ratio is its excess Sharpe times the square root of the periods a year.",
+        "CAGR, volatility, Sharpe, Sortino, Calmar, max drawdown, alpha and beta as empyrical-reloaded "
+        "defines them (computed here, tested equal to it); tracking error is the annual volatility of "
+        "the daily return difference; information ratio is its excess Sharpe times the square root of "
+        "the periods a year.",
         "Drawdown lengths and holding periods count trading days; a drawdown not recovered by the "
         "end is measured to the last date.",
         "Annual turnover: traded value (buys and sells) / 2 / that day's portfolio value, summed, "
@@ -846,34 +855,92 @@ def figure_pages(result: RunResult, color: str | None = None) -> list:
     return [f for f in figs if f is not None]
 
 
+#: Pages whose every string the PDF's standard fonts can show (WinAnsi) are set in Helvetica and
+#: Courier, which every PDF reader has: nothing is embedded, the text stays text, and binding
+#: takes a third of the time. A page with any other character embeds DejaVu (TrueType subsets).
+CORE_FONTS = {"pdf.use14corefonts": True, "font.family": "sans-serif", "font.sans-serif": ["Helvetica"],
+              "font.monospace": ["Courier"], "axes.unicode_minus": False}
+
+
+def _winansi(fig) -> bool:
+    """Every string of ``fig`` is one the standard PDF fonts can show (and none is mathtext)."""
+    from matplotlib.text import Text
+    for t in fig.findobj(Text):
+        s = t.get_text()
+        if not s:
+            continue
+        if "$" in s:  # mathtext: its own fonts
+            return False
+        try:
+            s.encode("cp1252")
+        except UnicodeEncodeError:
+            return False
+    return True
+
+
+class _QuietCoreFonts(logging.Filter):
+    """matplotlib names the standard Helvetica "Medium" and says so for every normal-weight text."""
+
+    def filter(self, record) -> bool:
+        return "Failed to find font weight" not in record.getMessage()
+
+
+def _level1_images(file) -> None:
+    """matplotlib re-encodes each image of a page as a PNG at zlib's default level; the charts
+    were compressed at level 1 already, so this file re-encodes them at level 1 too (a third of
+    the time, a slightly larger file). Nothing changes where matplotlib works otherwise."""
+    write = getattr(file, "_writePng", None)
+    if write is None:
+        return
+
+    def write_png(img):
+        save = img.save
+        img.save = lambda fp, format=None, **kw: save(fp, format=format, **{"compress_level": 1, **kw})
+        try:
+            return write(img)
+        finally:
+            del img.save
+    file._writePng = write_png
+
+
 def pdf_bytes(pages: list, title: str = "Rotation Lab report") -> bytes:
     """Bind ``pages`` into PDF bytes, deterministically, and close them. An item is a figure, or a
     callable returning a list of figures (e.g. chart pages whose PNGs another process is still
     drawing): the figures are rendered first, the callables' pages after them, and the pages are
-    then put back in the order given."""
+    then put back in the order given. Text is set in the standard PDF fonts where it can be
+    (:data:`CORE_FONTS`)."""
     buf = io.BytesIO()
-    with style():
-        with PdfPages(buf, metadata={"Title": title, "Creator": "Rotation Lab", "CreationDate": None,
-                                     "ModDate": None}) as pdf:
+    quiet = _QuietCoreFonts()
+    log = logging.getLogger("matplotlib.font_manager")
+    log.addFilter(quiet)
+    try:
+        with style(), PdfPages(buf, metadata={"Title": title, "Creator": "Rotation Lab", "CreationDate": None,
+                                              "ModDate": None}) as pdf:
             file = pdf._ensure_file() if hasattr(pdf, "_ensure_file") else getattr(pdf, "_file", None)
+            _level1_images(file)
             kids = getattr(file, "pageList", None)
             deferred = [p for p in pages if callable(p)] if isinstance(kids, list) else []
             placed = []  # (position in the given order, page index in the file)
+
+            def save(i, fig):
+                placed.append(((i, len(placed)), len(placed)))
+                with plt.rc_context(CORE_FONTS if _winansi(fig) else {}):
+                    pdf.savefig(fig)
+                plt.close(fig)
+
             for i, item in enumerate(pages):
                 if callable(item) and deferred:
                     continue
                 for fig in (item() if callable(item) else [item]):
-                    placed.append(((i, len(placed)), len(placed)))
-                    pdf.savefig(fig)
-                    plt.close(fig)
+                    save(i, fig)
             for i, item in enumerate(pages):
                 if callable(item) and deferred:
                     for fig in item():
-                        placed.append(((i, len(placed)), len(placed)))
-                        pdf.savefig(fig)
-                        plt.close(fig)
+                        save(i, fig)
             if deferred:
                 kids[:] = [kids[k] for _, k in sorted(placed)]
+    finally:
+        log.removeFilter(quiet)
     return buf.getvalue()
 
 

@@ -98,6 +98,6 @@ def statistics_page(result, metrics: dict):
         if states:
             P._at(fig, 6.4, top, 5.2, STATE_HEADER, states, [1.2, 1, 1, 1, 1], row_h=row_h, fontsize=9.5,
                   title="By signal state held that day", title_size=12.5, gid="state_table")
-        P._footer(fig, "Intervals from arch's StationaryBootstrap; Sharpe resampled in ~21-day blocks. "
-                       "Values as in metrics.json ('statistics').")
+        P._footer(fig, "Intervals: stationary block bootstrap (Politis-Romano, drawn as arch's); Sharpe resampled in "
+                       "~21-day blocks. Values as in metrics.json ('statistics').")
     return fig

@@ -68,10 +68,11 @@ class EventStudy:
 
 
 def _bootstrap_path_band(paths: np.ndarray, *, n_boot: int, alpha: float, block: int, rng, days) -> pd.DataFrame:
-    """Stationary block bootstrap (arch) of the mean path over events, as low/high quantiles by day."""
-    from arch.bootstrap import StationaryBootstrap
-    bs = StationaryBootstrap(block, paths, seed=rng)
-    means = np.stack([data[0][0].mean(axis=0) for data in bs.bootstrap(n_boot)])
+    """Stationary block bootstrap of the mean path over events (resampled as arch's
+    StationaryBootstrap resamples), as low/high quantiles by day."""
+    from rotationlab.stats import stationary_bootstrap_indices
+    means = np.stack([paths[stationary_bootstrap_indices(len(paths), block, rng)].mean(axis=0)
+                      for _ in range(n_boot)])
     return pd.DataFrame(np.quantile(means, [alpha / 2, 1 - alpha / 2], axis=0), index=["low", "high"], columns=days)
 
 

@@ -44,7 +44,6 @@ Factor data (:func:`load_factors`):
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import math
 from pathlib import Path
@@ -118,15 +117,14 @@ def load_factors(path=None, *, units: str = "percent") -> tuple[pd.DataFrame, di
     (columns mkt_rf, smb, hml, rf[, mom]) and where they came from (source, sha256, span,
     units as read). ``path`` None: the installed ``arch.data.frenchdata``; else a CSV file."""
     if path is None:
+        from data_feeds.sample import package_file, package_version
         try:
-            module = importlib.import_module("arch.data.frenchdata")
+            file = package_file("arch", "data", "frenchdata", "frenchdata.csv.gz")
         except ModuleNotFoundError:
             raise UserError("the default factor data need the 'arch' package: pip install arch "
                             "(or give a factors CSV)") from None
-        arch = importlib.import_module("arch")
-        file = Path(module.__file__).with_name("frenchdata.csv.gz")
         data = file.read_bytes()
-        where = f"arch.data.frenchdata (arch {getattr(arch, '__version__', '?')})"
+        where = f"arch.data.frenchdata (arch {package_version('arch')})"
         raw = pd.read_csv(io.BytesIO(data), compression="gzip", dtype=str)
         units = "percent"
     else:

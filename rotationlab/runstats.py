@@ -1,6 +1,6 @@
 """Is a run's edge more than luck? Bootstrap intervals, a random-timing null and breakdowns.
 
-* Stationary block-bootstrap confidence intervals (Politis-Romano, via arch) for CAGR, Sharpe and
+* Stationary block-bootstrap confidence intervals (Politis-Romano, resampled as arch does) for CAGR, Sharpe and
   the mean excess return over the benchmark (strategy and benchmark days resampled together).
 * Random-timing null (rotation strategies): the same number of rotations with the same holding
   lengths placed at random dates; the p-value says how often random timing did at least as well.

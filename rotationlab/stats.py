@@ -10,7 +10,8 @@ Helpers
     :func:`sharpe`, :func:`cagr` -- empyrical conventions (tested equal to empyrical).
 Bootstrap confidence intervals
     :func:`block_bootstrap_ci` -- stationary block bootstrap (Politis & Romano 1994) of
-    any statistic of a (multi-column) daily series, via ``arch.bootstrap``.
+    any statistic of a (multi-column) daily series, resampled as ``arch.bootstrap`` does
+    (:func:`stationary_bootstrap_indices`, :func:`optimal_block_length`; tested equal).
     :func:`mean_ci_block_bootstrap` -- the same for event-study means.
 Random nulls (permutation-style p-values)
     :func:`random_date_null` -- event dates vs as many random eligible dates.
@@ -48,7 +49,6 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 __all__ = [
     "EULER_MASCHERONI",
@@ -142,21 +142,76 @@ def cagr(returns, periods: int = 252):
 
 
 # --------------------------------------------------------------------------------------
-# Stationary block bootstrap (arch)
+# Stationary block bootstrap (Politis & Romano 1994), drawn as arch.bootstrap draws it
 # --------------------------------------------------------------------------------------
 
-def _auto_block_length(data: np.ndarray) -> float:
-    """Politis & White (2004) / Patton, Politis & White (2009) optimal mean block length
-    of the stationary bootstrap (``arch.bootstrap.optimal_block_length``), the largest
-    over columns, at least 1.  Constant columns are skipped."""
-    from arch.bootstrap import optimal_block_length
+def stationary_bootstrap_indices(n: int, block_length: float, rng: np.random.Generator) -> np.ndarray:
+    """Row indices of one stationary-bootstrap resample of ``n`` rows with mean block length
+    ``block_length``: a block starts at a uniformly drawn row and continues with the next rows
+    (wrapping around the end) until a uniform draw below ``1 / block_length`` starts a new one.
 
+    The generator is called exactly as ``arch.bootstrap.StationaryBootstrap`` calls it (n
+    integers, then n uniforms, per resample), so a seed gives arch's resamples index for index
+    (tests/test_stats.py holds the two together); this module does not import arch, which
+    costs a second of imports (its models, numba, scipy)."""
+    starts = rng.integers(n, size=n, dtype=np.int64)
+    u = rng.random(n)
+    u[0] = 0.0  # row 0 starts a block whatever its draw
+    first = np.flatnonzero(u <= 1.0 / block_length)  # the rows that start a block
+    length = np.empty(len(first), dtype=np.int64)
+    np.subtract(first[1:], first[:-1], out=length[:-1])
+    length[-1] = n - first[-1]
+    out = np.repeat(starts[first] - first, length)
+    out += np.arange(n)
+    out[out >= n] -= n
+    return out
+
+
+def optimal_block_length(x: np.ndarray) -> float:
+    """Politis & White (2004) automatic mean block length of the stationary bootstrap for the
+    series ``x``, with the correction of Patton, Politis & White (2009), capped at
+    ``min(3 sqrt(n), n / 3)``: ``arch.bootstrap.optimal_block_length(x)["stationary"]``,
+    operation for operation (tested equal)."""
+    nobs = x.shape[0]
+    eps = x - x.mean(0)
+    b_max = np.ceil(min(3 * np.sqrt(nobs), nobs / 3))
+    kn = max(5, int(np.log10(nobs)))
+    m_max = int(np.ceil(np.sqrt(nobs))) + kn
+    # the first kn consecutive autocorrelations inside the band +-2 sqrt(log10(n) / n)
+    cv = 2 * np.sqrt(np.log10(nobs) / nobs)
+    acv = np.zeros(m_max + 1)
+    abs_acorr = np.zeros(m_max + 1)
+    opt_m = None
+    for i in range(m_max + 1):
+        v1 = eps[i + 1:] @ eps[i + 1:]
+        v2 = eps[: -(i + 1)] @ eps[: -(i + 1)]
+        cross_prod = eps[i:] @ eps[: nobs - i]
+        acv[i] = cross_prod / nobs
+        abs_acorr[i] = np.abs(cross_prod) / np.sqrt(v1 * v2)
+        if i >= kn and opt_m is None and np.all(abs_acorr[i - kn: i] < cv):
+            opt_m = i - kn
+    m = 2 * max(opt_m, 1) if opt_m is not None else m_max
+    m = min(m, m_max)
+    g = 0.0
+    lr_acv = acv[0]
+    for k in range(1, m + 1):
+        lam = 1 if k / m <= 1 / 2 else 2 * (1 - k / m)
+        g += 2 * lam * k * acv[k]
+        lr_acv += 2 * lam * acv[k]
+    d_sb = 2 * lr_acv ** 2
+    b_sb = ((2 * g ** 2) / d_sb) ** (1 / 3) * nobs ** (1 / 3)
+    return float(min(b_sb, b_max))
+
+
+def _auto_block_length(data: np.ndarray) -> float:
+    """:func:`optimal_block_length`, the largest over the columns, at least 1.  Constant
+    columns are skipped."""
     cols = data.reshape(len(data), -1)
     keep = [j for j in range(cols.shape[1]) if np.nanstd(cols[:, j]) > 0]
     if not keep or len(cols) < 4:
         return 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        est = optimal_block_length(cols[:, keep])["stationary"].to_numpy(dtype=float)
+        est = np.array([optimal_block_length(cols[:, j]) for j in keep])
     est = est[np.isfinite(est)]
     return float(max(1.0, est.max())) if est.size else 1.0
 
@@ -179,14 +234,13 @@ def block_bootstrap_ci(
     DataFrame / 2-D array is resampled **row-wise jointly**, so paired statistics such as
     the mean excess return of a strategy over its benchmark keep the pairing.
 
-    The sampler and the interval are ``arch.bootstrap.StationaryBootstrap`` and its
-    ``conf_int`` (``method`` one of ``"percentile"`` (default), ``"basic"``, ``"norm"``,
-    ``"bc"``, ``"bca"``, ``"studentized"``).  With ``block_length=None`` the mean block
-    length is the Politis & White (2004) automatic choice, corrected by Patton, Politis &
-    White (2009) (``arch.bootstrap.optimal_block_length``), the largest over the columns,
-    floored at 1.  For statistics driven by volatility (Sharpe, drawdown) consider passing
-    a longer block explicitly: the automatic choice looks only at the autocorrelation of
-    the levels.
+    The resamples are :func:`stationary_bootstrap_indices` (arch's, draw for draw) and the
+    interval is arch's ``conf_int``: ``method`` ``"percentile"`` (default), ``"basic"`` or
+    ``"norm"``.  With ``block_length=None`` the mean block length is the Politis & White
+    (2004) automatic choice, corrected by Patton, Politis & White (2009)
+    (:func:`optimal_block_length`), the largest over the columns, floored at 1.  For
+    statistics driven by volatility (Sharpe, drawdown) consider passing a longer block
+    explicitly: the automatic choice looks only at the autocorrelation of the levels.
 
     Parameters
     ----------
@@ -206,8 +260,8 @@ def block_bootstrap_ci(
     ``block_length``, ``n_boot``, ``n_obs``, ``method`` (e.g.
     ``"stationary-bootstrap/percentile"``).
     """
-    from arch.bootstrap import StationaryBootstrap
-
+    if method not in ("percentile", "basic", "norm"):
+        raise ValueError(f"method must be percentile, basic or norm, got {method!r}")
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if n_boot < 10:
@@ -234,13 +288,25 @@ def block_bootstrap_ci(
     def func(x):
         return np.atleast_1d(np.asarray(stat_fn(x), dtype=float))
 
-    estimate = float(func(data)[0])
-    bs = StationaryBootstrap(block_length, data, seed=_rng(seed))
-    ci = bs.conf_int(func, reps=int(n_boot), method=method, size=1.0 - alpha)
+    base = float(func(data)[0])
+    rng = _rng(seed)
+    take = data.iloc.__getitem__ if isinstance(data, (pd.Series, pd.DataFrame)) else data.__getitem__
+    results = np.array([func(take(stationary_bootstrap_indices(n, block_length, rng)))[0]
+                        for _ in range(int(n_boot))])
+    # the interval as arch.bootstrap's conf_int computes it (tail "two", size 1 - alpha)
+    a = (1.0 - (1.0 - alpha)) / 2
+    if method == "norm":
+        from scipy.special import ndtri
+        err = float(np.sqrt((results - results.mean()) @ (results - results.mean()) / len(results)))
+        low, high = base + ndtri(a) * err, base + ndtri(1.0 - a) * err
+    else:
+        low, high = np.percentile(results, [100 * a, 100 * (1.0 - a)])
+        if method == "basic":
+            low, high = 2.0 * base - high, 2.0 * base - low
     return {
-        "estimate": estimate,
-        "low": float(ci[0, 0]),
-        "high": float(ci[1, 0]),
+        "estimate": base,
+        "low": float(low),
+        "high": float(high),
         "alpha": float(alpha),
         "block_length": block_length,
         "n_boot": int(n_boot),
@@ -632,7 +698,8 @@ def probabilistic_sharpe_ratio(observed_sr: float, benchmark_sr: float, n_obs: i
     if n_obs < 2 or not var > 0:
         return float("nan")
     z = (sr - benchmark_sr) * math.sqrt(n_obs - 1) / math.sqrt(var)
-    return float(sps.norm.cdf(z))
+    from scipy.special import ndtr
+    return float(ndtr(z))
 
 
 def expected_max_sharpe(n_trials: float, sr_variance: float, sr_mean: float = 0.0) -> float:
@@ -652,7 +719,8 @@ def expected_max_sharpe(n_trials: float, sr_variance: float, sr_mean: float = 0.
     if n_trials <= 1:
         return float(sr_mean)
     g = EULER_MASCHERONI
-    z = (1 - g) * sps.norm.ppf(1 - 1 / n_trials) + g * sps.norm.ppf(1 - 1 / (n_trials * math.e))
+    from scipy.special import ndtri
+    z = (1 - g) * ndtri(1 - 1 / n_trials) + g * ndtri(1 - 1 / (n_trials * math.e))
     return float(sr_mean + math.sqrt(sr_variance) * max(0.0, z))
 
 

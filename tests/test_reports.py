@@ -327,7 +327,7 @@ def test_pdf_pages_and_text(report_dir, result):
     for sym, meta in result.provenance["symbols"].items():
         assert meta["sha256"] in pages[0].replace("\n", "").replace(" ", "")
     assert result.provenance["period"]["trade_from"] in cover
-    assert "empyrical-reloaded" in cover and "backtrader" in cover
+    assert "numba" in cover and "backtrader" in cover
     m, bm = paths["metrics"]["metrics"], paths["metrics"]["benchmark_metrics"]
     table = pages[1]
     assert "Metrics vs benchmark" in table

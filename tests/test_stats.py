@@ -133,6 +133,36 @@ def test_bootstrap_planted_edge_and_nan_rows():
     assert r["low"] > 0  # true mean 0.002, se ~0.0003
 
 
+@pytest.mark.parametrize("block", [1.0, 3.4, 21.0, 250.0])
+def test_resamples_are_arch_s_draw_for_draw(block):
+    """The resamples are arch.bootstrap.StationaryBootstrap's for the same seed, index for index
+    (this module draws them itself: importing arch costs a second)."""
+    from arch.bootstrap import StationaryBootstrap
+    x = np.random.default_rng(3).standard_normal(3000)
+    bs = StationaryBootstrap(block, x, seed=np.random.default_rng(7))
+    mine = np.random.default_rng(7)
+    for _ in bs.bootstrap(5):
+        np.testing.assert_array_equal(st.stationary_bootstrap_indices(len(x), block, mine), bs.index)
+
+
+def test_block_length_and_intervals_are_arch_s():
+    from arch.bootstrap import StationaryBootstrap, optimal_block_length
+    rng = np.random.default_rng(3)
+    walk = np.cumsum(rng.standard_normal(3000)) * 0.01
+    for x in (walk, np.diff(walk), rng.standard_normal(500), ar1(rng, 800, 0.6)):
+        assert st.optimal_block_length(x) == optimal_block_length(x)["stationary"].iloc[0]
+    r = np.diff(walk) + rng.normal(0.0003, 0.01, len(walk) - 1)
+    pair = np.column_stack([r, rng.normal(0.0002, 0.01, len(r))])
+    for data, fn in ((r, st.cagr), (pair, lambda d: (d[:, 0] - d[:, 1]).mean())):
+        for method in ("percentile", "basic", "norm"):
+            mine = st.block_bootstrap_ci(data, fn, n_boot=300, seed=5, method=method, alpha=0.1)
+            bs = StationaryBootstrap(mine["block_length"], data, seed=np.random.default_rng(5))
+            ci = bs.conf_int(lambda d: np.atleast_1d(fn(d)), reps=300, method=method, size=0.9)
+            assert (mine["low"], mine["high"]) == (ci[0, 0], ci[1, 0]), method
+    with pytest.raises(ValueError, match="percentile, basic or norm"):
+        st.block_bootstrap_ci(r, np.mean, seed=0, method="bca")
+
+
 def test_bootstrap_deterministic():
     x = np.random.default_rng(5).normal(size=400)
     a = st.block_bootstrap_ci(x, np.median, n_boot=200, seed=7)
