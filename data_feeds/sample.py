@@ -13,39 +13,17 @@ option does not apply (the packages' dates are ISO).
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
 from rotationlab.errors import UserError
+from rotationlab.provenance import package_file, package_version
 
 from .adjust import resolve
 from .base import Bars, Source, did_you_mean, register_source
 from .validate import normalize
-
-
-def package_file(package: str, *parts: str) -> Path:
-    """A data file shipped inside an installed package, found without importing the package
-    (importing arch loads its models, numba and scipy: a second for three CSV files).
-    ModuleNotFoundError when the package or the file is not there."""
-    spec = importlib.util.find_spec(package)
-    for where in (spec.submodule_search_locations or []) if spec is not None else []:
-        path = Path(where).joinpath(*parts)
-        if path.is_file():
-            return path
-    raise ModuleNotFoundError(f"no {'/'.join(parts)} in an installed {package!r} package", name=package)
-
-
-def package_version(package: str) -> str:
-    """The installed distribution's version, from its metadata (nothing imported)."""
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
 
 
 def _arch(module: str) -> Callable[[], pd.DataFrame]:

@@ -1,13 +1,14 @@
-"""Write a run's full output folder: CSVs, metrics.json, PNG figures, report.pdf (and report.html).
+"""A run report's pages, set with matplotlib and plotly: the charts (one PNG each, in page order),
+the PDF's text pages (before and after the charts) and report.html.
 
 Pure layout: the metrics and statistics come with the run (``run.metrics``, computed by the
-core); nothing here runs an engine or a statistic.
+core); nothing here runs an engine or a statistic. :mod:`reports.run_report` writes the folder,
+with these functions running in helper processes.
 """
 
 from __future__ import annotations
 
-import io
-import time
+import threading
 
 import matplotlib
 
@@ -16,11 +17,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from reports import figures as F  # noqa: E402
 from reports import pdf as P  # noqa: E402
-from reports.style import DPI, style  # noqa: E402
-from rotationlab.procs import Background  # noqa: E402
-from rotationlab.results import write_run  # noqa: E402
+from reports.style import blank_figure, png_bytes  # noqa: E402
 
-#: PNG file name of each figure of a run report (the signal figure only for signal strategies).
+#: PNG file name of each figure of a run report, in page order (the signal figure only for
+#: signal strategies; the names are reports.run_report.CHARTS).
 FIGURES = {
     "equity": F.equity_figure,
     "underwater": F.underwater_figure,
@@ -32,87 +32,78 @@ FIGURES = {
 }
 
 
-def png_bytes(fig, dpi: int = DPI) -> bytes:
-    """PNG bytes of ``fig`` without timestamp or software metadata (the figure stays open)."""
-    buf = io.BytesIO()
-    with style():
-        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
-    return buf.getvalue()
+#: One drawing at a time in a process (matplotlib's style context is global): helpers are
+#: processes, but a helper that could not fork does its work in a thread of the caller.
+_DRAWING = threading.Lock()
+
+def warm_up_pages() -> None:
+    warm_up(pages=True)
 
 
-def chart_pngs(result, color: str | None = None, label: str | None = None) -> dict:
-    """``{name: PNG bytes}`` of a run report's charts, each drawn once (the PDF embeds the same
-    PNGs)."""
-    out = {}
-    for name, fig in report_figures(result, color, label).items():
-        out[name] = png_bytes(fig)
+assert tuple(FIGURES) == __import__("reports.run_report", fromlist=["CHARTS"]).CHARTS
+
+
+def warm_up(pages: bool = False) -> None:
+    """What a report helper does before its work arrives: import the plotting modules (and, for
+    the pages helper, the page modules and plotly) and read the fonts (the first text drawn loads
+    them)."""
+    import rotationlab.results  # noqa: F401 - to unpickle the result
+    if pages:
+        import reports.html  # noqa: F401
+        import reports.stats_page  # noqa: F401
+        import rotationlab.api  # noqa: F401 - to unpickle the run (its settings)
+    fig = blank_figure()
+    fig.text(0.5, 0.5, "Rotation Lab 0.50%", fontweight="bold")
+    fig.text(0.5, 0.2, "monospace 0.50%", family="monospace")
+    png_bytes(fig, dpi=20)
+    plt.close(fig)
+    import gc
+    gc.collect()
+    gc.freeze()  # the modules stay: the collector no longer walks them while the charts are drawn
+
+
+def draw_chart(name: str, result, color: str | None = None, label: str | None = None) -> bytes | None:
+    """The PNG of chart ``name`` of a run report (drawn once: the PDF shows the same PNG), or None
+    when it does not apply to the run (the signal chart without a signal, say)."""
+    kw = {"label": label}
+    if name not in ("allocation", "signal"):
+        kw["color"] = color
+    with _DRAWING:
+        fig = FIGURES[name](result, **kw)
+        if fig is None:
+            return None
+        png = png_bytes(fig)
         plt.close(fig)
-    return out
+    return png
 
 
-def report_figures(result, color: str | None = None, label: str | None = None) -> dict:
-    """``{name: Figure}`` of a run report, in page order; figures that do not apply are left out."""
-    figs = {}
-    for name, func in FIGURES.items():
-        kw = {"label": label}
-        if name not in ("allocation", "signal"):
-            kw["color"] = color
-        fig = func(result, **kw)
-        if fig is not None:
-            figs[name] = fig
-    return figs
+def text_pages(run, pdf: bool = True, html: bool = True) -> dict:
+    """The report's pages other than the charts: ``head`` and ``tail`` (PDF bytes and page count of
+    the pages before and after the charts: cover, metrics beside the benchmark and holding growth,
+    "more than luck?" statistics; the tear sheet: returns by year and trailing, worst drawdowns,
+    crises / time in assets / rolling beta; factor attribution; trades, execution assumptions)
+    and ``html`` (report.html: the same tables and interactive charts, self-contained)."""
+    with _DRAWING:
+        return _text_pages(run, pdf, html)
 
 
-def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict | None = None) -> dict:
-    """Write the run into ``folder`` (an OutputFolder or a path): CSVs and metrics.json, one PNG
-    per figure and, if ``pdf``, report.pdf (cover, metrics beside the benchmark and holding
-    growth, "more than luck?" statistics, figures, the tear sheet: returns by year and trailing,
-    worst drawdowns, crises / time in assets / rolling beta; factor attribution; trades, execution assumptions); if
-    ``html``, report.html (the same tables and interactive charts, self-contained)."""
+def _text_pages(run, pdf: bool, html: bool) -> dict:
     from reports.stats_page import statistics_page
-    from rotationlab.outdir import as_folder
-    folder = as_folder(folder)
     result, metrics = run.result, run.metrics
-    t0 = time.perf_counter()
-
-    other = Background(lambda: chart_pngs(result))  # the charts, drawn in another process meanwhile
-    try:
-        write_run(result, folder, metrics)
-        t1 = time.perf_counter()
-        pngs: dict = {}
-        done: list = []
-
-        def chart_pages():
-            if html:  # while the charts are drawn
-                from reports.html import run_html
-                done.append(run_html(run))
-            pngs.update(other.get())
-            return [P.image_page(b) for b in pngs.values()]
-
-        if pdf:
-            pages = [P.cover_page(result, metrics), P.metrics_page(result, metrics)]
-            if "statistics" in metrics:
-                pages.append(statistics_page(result, metrics))
-            pages += [chart_pages, *P.tearsheet_pages(result, metrics)]
-            factors = P.factors_page(result, metrics)
-            if factors is not None:
-                pages.append(factors)
-            pages += [P.trades_page(result, metrics), P.execution_page(result, metrics)]
-            data = P.pdf_bytes(pages, title=f"Rotation Lab report: {result.strategy}")
-        else:
-            chart_pages()
-        t2 = t3 = time.perf_counter()
-        for name, b in pngs.items():
-            folder.write_bytes(f"{name}.png", b)
-        if pdf:
-            folder.write_bytes("report.pdf", data)
-        if html:
-            folder.write_text("report.html", done[0])
-    finally:
-        other.close()
-    t4 = time.perf_counter()
-    if timings is not None:
-        timings.update({"csv_and_json": t1 - t0,
-                        "pdf pages and html (charts drawn meanwhile in another process)": t2 - t1,
-                        "writing files": t4 - t3})
-    return {"metrics": metrics, "out": folder.path}
+    out: dict = {}
+    if pdf:
+        head = [P.cover_page(result, metrics), P.metrics_page(result, metrics)]
+        if "statistics" in metrics:
+            head.append(statistics_page(result, metrics))
+        tail = list(P.tearsheet_pages(result, metrics))
+        factors = P.factors_page(result, metrics)
+        if factors is not None:
+            tail.append(factors)
+        tail += [P.trades_page(result, metrics), P.execution_page(result, metrics)]
+        title = f"Rotation Lab report: {result.strategy}"
+        out["head"] = (P.pdf_bytes(head, title=title), len(head))
+        out["tail"] = (P.pdf_bytes(tail, title=title), len(tail))
+    if html:
+        from reports.html import run_html
+        out["html"] = run_html(run)
+    return out

@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 from reports import figures as F  # noqa: E402
 from reports import metrics as M  # noqa: E402
 from reports import pdf as P  # noqa: E402
-from reports.build import png_bytes  # noqa: E402
+from reports.style import png_bytes  # noqa: E402
 from reports.style import BENCHMARK_COLOR, FIGSIZE, strategy_colors, style  # noqa: E402
 from rotationlab.outdir import as_folder, sub  # noqa: E402
 from rotationlab.results import _csv, dump_json, write_run  # noqa: E402
@@ -174,12 +174,8 @@ def _comparison_cover(results: dict, metrics: dict, colors: dict, k: float):
         hh, hrows, hcolors = headline_rows(results, metrics, colors)
         rw = right.width
         tbot = P._at(fig, right.x, H - right.y + 0.05, rw, hh, hrows,
-                       [rw - 3.55, 0.62, 0.55, 0.68, 0.85, 0.85], row_h=0.215 * k, fontsize=8.2 * k,
-                       gid="headline_table")
-        for (i, j), cell in fig.axes[-1].tables[0].get_celld().items():
-            if i > 0 and (i - 1, j) in hcolors:
-                cell.get_text().set_color(hcolors[(i - 1, j)])
-                cell.get_text().set_fontweight("bold")
+                     [rw - 3.55, 0.62, 0.55, 0.68, 0.85, 0.85], row_h=0.215 * k, fontsize=8.2 * k,
+                     gid="headline_table", highlight=hcolors)
         right.y = H - tbot - 0.04
         right.para("CAGR over the period; vs bench. / vs growth: CAGR minus the benchmark's / minus holding "
                    "the rule's growth basket (each strategy's own).", size=7.6 * k, color="0.35")
@@ -223,13 +219,9 @@ def comparison_trades_page(results: dict, metrics: dict, colors: dict, n: int = 
         row_h = 0.24 / H
         top = 1 - 1.2 / H
         height = row_h * (len(rows) + 1)
-        ax = P._table(fig, [0.4 / W, top - height, 1 - 0.8 / W, height], header, rows,
-                      [0.40, 0.07, 0.07, 0.07, 0.11, 0.08, 0.13, 0.07],
-                      ["left"] + ["right"] * 7, fontsize=8.8, gid="trade-counts")
-        for (i, j), cell in ax.tables[0].get_celld().items():
-            if j == 0 and i > 0:
-                cell.get_text().set_color(colors[rows[i - 1][0]])
-                cell.get_text().set_fontweight("bold")
+        P._table(fig, [0.4 / W, top - height, 1 - 0.8 / W, height], header, rows,
+                 [0.40, 0.07, 0.07, 0.07, 0.11, 0.08, 0.13, 0.07], ["left"] + ["right"] * 7, fontsize=8.8,
+                 gid="trade-counts", highlight={(i, 0): colors[row[0]] for i, row in enumerate(rows)})
         t = first.trades.reset_index(drop=True)
         y = top - height - 0.75 / H
         fig.text(0.4 / W, y + 0.32 / H, f"Trades of {first_label}", fontsize=11.5, fontweight="bold",

@@ -19,9 +19,7 @@ compare what is drawn with the result it came from.
 
 from __future__ import annotations
 
-import io
 import re
-from pathlib import Path
 
 import matplotlib
 
@@ -35,23 +33,13 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from reports import metrics as M  # noqa: E402
 from reports.style import (  # noqa: E402
-    BENCHMARK_COLOR, CASH_COLOR, DPI, GROWTH_COLOR, FIGSIZE, ROTATED_COLOR, TRIGGER_COLOR, blank_figure, color_of, date_axis,
-    new_figure,
-    pct_axis, period_text, strategy_colors, style, symbol_colors,
+    BENCHMARK_COLOR, CASH_COLOR, EDGE, FIGSIZE, GROWTH_COLOR, LEGEND_ROW, PANEL_LINE, ROTATED_COLOR, TICK_LABELS,
+    TITLE_LINE, TRIGGER_COLOR, blank_figure, color_of, date_axis, fixed_layout, new_figure, pct_axis, period_text,
+    strategy_colors, style, symbol_colors,
 )
-from rotationlab.atomic import atomic_write_bytes  # noqa: E402
 from rotationlab.results import RunResult  # noqa: E402
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-def save_png(fig, path: str | Path, dpi: int = DPI) -> Path:
-    """Write ``fig`` as a PNG (no timestamp or software metadata) and close it."""
-    buf = io.BytesIO()
-    with style():
-        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -93,13 +81,33 @@ def _rotated_label(result: RunResult) -> str:
     return f"rotated (holding {'+'.join(rot)})" if rot else "rotated"
 
 
-def _legend_below(fig, ax, ncols=None, handles=None, labels=None) -> None:
-    """Legend outside the axes, under them: it can never hide data."""
+def _legend_below(fig, ax, ncols=None, handles=None, labels=None) -> int:
+    """Legend outside the axes, under them: it can never hide data. Returns its rows."""
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=ncols or min(len(handles), 4),
-                   frameon=False)
+    if not handles:
+        return 0
+    ncols = ncols or min(len(handles), 4)
+    if fig.get_layout_engine() is None:  # a fixed layout: at the page's foot, its rows reserved there
+        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, EDGE / fig.get_figheight()),
+                   ncols=ncols, frameon=False, borderaxespad=0.0)
+    else:
+        fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False)
+    return -(-len(handles) // ncols)
+
+
+def _lines(text: str) -> int:
+    return text.count("\n") + 1
+
+
+def _place(fig, *, titles: int, legend_rows: int, panels: bool = False, left: float = 0.8, right: float = 0.15,
+           gap: float = 0.0, top_extra: float = 0.0) -> None:
+    """The fixed layout of a run chart: ``titles`` lines of (figure or axes) title above, a panel
+    title line over each row of axes when ``panels``, ``legend_rows`` of legend and the date tick
+    labels below."""
+    top = EDGE + titles * TITLE_LINE + 0.06 + (PANEL_LINE + 0.08 if panels else 0.0) + top_extra
+    bottom = EDGE + legend_rows * LEGEND_ROW + TICK_LABELS
+    fixed_layout(fig, top=top, bottom=bottom, left=left, right=right, gap=gap)
 
 
 def _wrap(text: str, width: int = 92) -> str:
@@ -136,7 +144,7 @@ def equity_figure(result: RunResult, log: bool = True, benchmarks: dict | None =
 
     Lines, in order: the strategy, the benchmark (if any), then ``benchmarks``."""
     with style():
-        fig, ax = new_figure()
+        fig, ax = new_figure(fixed=True)
         name = _strategy_label(result, label)
         ax.plot(result.equity.index, result.equity.to_numpy(), label=name, lw=1.5,
                 color=color or color_of(result.strategy), zorder=3)
@@ -161,12 +169,13 @@ def equity_figure(result: RunResult, log: bool = True, benchmarks: dict | None =
         bench = f" vs benchmark {_bench_name(result)}" if result.benchmark is not None else ""
         if growth is not None and not _same_as_benchmark(result):
             bench += " and holding growth"
-        ax.set_title(_wrap(f"Equity: {name}{bench}, {period_text(result)}"))
+        title = _wrap(f"Equity: {name}{bench}, {period_text(result)}")
+        ax.set_title(title)
         ax.set_ylabel("portfolio value" + (" (log scale)" if log else ""))
         if n:
             ax.text(0.995, 0.02, f"{n} rotation episodes shaded", transform=ax.transAxes, ha="right",
                     va="bottom", fontsize=9, color="0.3")
-        _legend_below(fig, ax)
+        _place(fig, titles=_lines(title), legend_rows=_legend_below(fig, ax))
     return fig
 
 
@@ -178,7 +187,7 @@ def underwater_figure(result: RunResult, n_worst: int = M.N_WORST_DRAWDOWNS, col
 
     ``ax.lines[0]`` is the strategy's drawdown, ``ax.lines[1]`` the benchmark's (if any)."""
     with style():
-        fig, ax = new_figure()
+        fig, ax = new_figure(fixed=True)
         c = color or color_of(result.strategy)
         name = _strategy_label(result, label)
         dd = M.drawdown(result.equity)
@@ -225,11 +234,12 @@ def underwater_figure(result: RunResult, n_worst: int = M.N_WORST_DRAWDOWNS, col
         ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{v:.0%}"))
         date_axis(ax)
         ax.set_ylabel("below running peak")
-        ax.set_title(_wrap(f"Drawdown (underwater): {name}, {period_text(result)}; {len(worst)} worst marked"))
+        title = _wrap(f"Drawdown (underwater): {name}, {period_text(result)}; {len(worst)} worst marked")
+        ax.set_title(title)
         handles, labels = ax.get_legend_handles_labels()
         handles.append(Patch(color=TRIGGER_COLOR, alpha=0.2))
         labels.append(f"{len(worst)} worst, peak to recovery (trading days; open = not recovered)")
-        _legend_below(fig, ax, ncols=3, handles=handles, labels=labels)
+        _place(fig, titles=_lines(title), legend_rows=_legend_below(fig, ax, ncols=3, handles=handles, labels=labels))
     return fig
 
 
@@ -247,7 +257,7 @@ def allocation_figure(result: RunResult, label: str | None = None):
 
     ``ax.lines[i]`` is the top edge of layer ``i`` (cumulative weight), labelled by symbol."""
     with style():
-        fig, ax = new_figure()
+        fig, ax = new_figure(fixed=True)
         frame = allocation_frame(result)
         colors = symbol_colors(result.weights.columns)
         colors["cash"] = CASH_COLOR
@@ -264,9 +274,10 @@ def allocation_figure(result: RunResult, label: str | None = None):
         pct_axis(ax)
         date_axis(ax)
         ax.set_ylabel("weight of portfolio value")
-        ax.set_title(_wrap(f"Allocation over time: {_strategy_label(result, label)}, end-of-day weights, "
-                           f"{period_text(result)}"))
-        _legend_below(fig, ax, ncols=min(len(frame.columns), 6))
+        title = _wrap(f"Allocation over time: {_strategy_label(result, label)}, end-of-day weights, "
+                      f"{period_text(result)}")
+        ax.set_title(title)
+        _place(fig, titles=_lines(title), legend_rows=_legend_below(fig, ax, ncols=min(len(frame.columns), 6)))
     return fig
 
 
@@ -318,9 +329,9 @@ def signal_figure(result: RunResult, label: str | None = None):
     names = info.get("leg_names") or legs or []
     with style():
         if rs is not None:
-            fig, (ax_rs, ax) = new_figure(2, 1, sharex=True, height_ratios=[1, 1.25])
+            fig, (ax_rs, ax) = new_figure(2, 1, sharex=True, height_ratios=[1, 1.25], fixed=True)
         else:
-            fig, ax = new_figure()
+            fig, ax = new_figure(fixed=True)
             ax_rs = None
         name = _strategy_label(result, label)
         if ax_rs is not None:
@@ -371,8 +382,11 @@ def signal_figure(result: RunResult, label: str | None = None):
             ax.set_title(f"Signal logged by the rule; days by state: {states}", loc="left", fontsize=11)
         pct_axis(ax)
         date_axis(ax)
-        fig.suptitle(_wrap(f"Signal: {name}, {period_text(result)}"), fontsize=13, fontweight="bold")
-        _legend_below(fig, ax, ncols=5)
+        title = _wrap(f"Signal: {name}, {period_text(result)}")
+        fig.suptitle(title, fontsize=13, fontweight="bold", y=1 - EDGE / fig.get_figheight(), va="top")
+        two_line = max(_lines(a.get_ylabel()) for a in fig.axes) > 1
+        _place(fig, titles=_lines(title), legend_rows=_legend_below(fig, ax, ncols=5), panels=True,
+               left=1.0 if two_line else 0.8, gap=PANEL_LINE + 0.18)
     return fig
 
 
@@ -410,7 +424,7 @@ def rolling_figure(result: RunResult, window: int = M.PERIODS, color: str | None
     c = color or color_of(result.strategy)
     window = fit_window(len(r), window)
     with style():
-        fig, (ax1, ax2) = new_figure(2, 1, sharex=True)
+        fig, (ax1, ax2) = new_figure(2, 1, sharex=True, fixed=True)
         ax1.plot(r.index, M.rolling_return(r, window).to_numpy(), color=c, lw=1.2, label=name)
         ax2.plot(r.index, M.rolling_sharpe(r, window).to_numpy(), color=c, lw=1.2, label=name)
         if b is not None:
@@ -419,13 +433,13 @@ def rolling_figure(result: RunResult, window: int = M.PERIODS, color: str | None
             ax2.plot(b.index, M.rolling_sharpe(b, window).to_numpy(), color=BENCHMARK_COLOR, lw=1.0, label=bl)
         months = _rolling_axes(ax1, ax2, window)
         vs = f" vs benchmark {_bench_name(result)}" if b is not None else ""
-        fig.suptitle(_wrap(f"Rolling {months}-month return and Sharpe: {name}{vs}, {period_text(result)}"),
-                     fontsize=13, fontweight="bold")
+        title = _wrap(f"Rolling {months}-month return and Sharpe: {name}{vs}, {period_text(result)}")
+        fig.suptitle(title, fontsize=13, fontweight="bold", y=1 - EDGE / fig.get_figheight(), va="top")
         ax1.set_title(f"Return over the trailing {window} trading days", loc="left", fontsize=11)
         ax2.set_title(f"Sharpe ratio over the trailing {window} trading days (annualised, risk-free 0)",
                       loc="left", fontsize=11)
         ax2.set_xlim(result.equity.index[0], result.equity.index[-1])
-        _legend_below(fig, ax1)
+        _place(fig, titles=_lines(title), legend_rows=_legend_below(fig, ax1), panels=True, gap=PANEL_LINE + 0.18)
     return fig
 
 
@@ -443,7 +457,7 @@ def rolling_beta_figure(result: RunResult, color: str | None = None, label: str 
     c = color or color_of(result.strategy)
     windows = M.ROLLING_WINDOWS
     with style():
-        fig, (ax1, ax2) = new_figure(2, 1, sharex=True)
+        fig, (ax1, ax2) = new_figure(2, 1, sharex=True, fixed=True)
         for i, w in enumerate(windows):
             last = i == len(windows) - 1
             kw = {"color": c, "lw": 1.3 if last else 0.9, "alpha": 1.0 if last else 0.5,
@@ -463,9 +477,9 @@ def rolling_beta_figure(result: RunResult, color: str | None = None, label: str 
                       fontsize=11)
         ax2.set_title("Correlation of daily returns (Pearson)", loc="left", fontsize=11)
         ax2.set_xlim(result.equity.index[0], result.equity.index[-1])
-        fig.suptitle(_wrap(f"Rolling beta and correlation: {name} vs benchmark {_bench_name(result)}, "
-                           f"{period_text(result)}"), fontsize=13, fontweight="bold")
-        _legend_below(fig, ax1)
+        title = _wrap(f"Rolling beta and correlation: {name} vs benchmark {_bench_name(result)}, {period_text(result)}")
+        fig.suptitle(title, fontsize=13, fontweight="bold", y=1 - EDGE / fig.get_figheight(), va="top")
+        _place(fig, titles=_lines(title), legend_rows=_legend_below(fig, ax1), panels=True, gap=PANEL_LINE + 0.18)
     return fig
 
 
@@ -479,7 +493,7 @@ def monthly_figure(result: RunResult, label: str | None = None, color: str | Non
     b = M.benchmark_returns(result)
     name = _strategy_label(result, label)
     with style():
-        fig, (ax, axb) = new_figure(1, 2, width_ratios=[2.3, 1], sharey=True)
+        fig, (ax, axb) = new_figure(1, 2, width_ratios=[2.3, 1], sharey=True, fixed=True)
         vals = table.to_numpy(dtype=float)
         lim = float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 0.1
         lim = max(lim, 0.01)
@@ -524,9 +538,10 @@ def monthly_figure(result: RunResult, label: str | None = None, color: str | Non
             if d1.month != 12 or d1.day < 24:
                 part.append(f"{d1.year} to {d1:%b %d}")
         note = f" (partial years: {', '.join(part)})" if part else ""
-        fig.suptitle(_wrap(f"Monthly and yearly returns: {name}, {period_text(result)}{note}"), fontsize=13,
-                     fontweight="bold")
-        _legend_below(fig, axb, ncols=2)
+        title = _wrap(f"Monthly and yearly returns: {name}, {period_text(result)}{note}")
+        fig.suptitle(title, fontsize=13, fontweight="bold", y=1 - EDGE / fig.get_figheight(), va="top")
+        _place(fig, titles=_lines(title), legend_rows=_legend_below(fig, axb, ncols=2), panels=True, left=0.55,
+               right=0.85, gap=0.2, top_extra=0.22)  # the months above the table
     return fig
 
 

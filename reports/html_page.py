@@ -5,8 +5,8 @@ one document with its styles and plotly.js inline (once, only when the page has 
 file opens with no network. Charts are plotly figures written as JSON inside the page and drawn
 by ``Plotly.newPlot`` into a ``div`` whose id the caller names.
 
-Output is deterministic: ids come from the caller, JSON is written by the standard library
-encoder (plotly's "json" engine), and nothing records a time.
+Output is deterministic: ids come from the caller, figures (:mod:`reports.figspec`) are written
+by the standard library's JSON encoder, and nothing records a time.
 """
 
 from __future__ import annotations
@@ -167,6 +167,13 @@ def swatch(color: str) -> str:
     return f'<span class="swatch" style="background:{esc(color)}"></span>'
 
 
+def plotly_js() -> str:
+    """plotly.js, as the installed plotly package ships it (read from its files: the package's
+    Python side is not needed)."""
+    from rotationlab.provenance import package_file
+    return package_file("plotly", "package_data", "plotly.min.js").read_text(encoding="utf-8")
+
+
 class Page:
     """Sections and charts of one report page; :meth:`render` gives the whole document."""
 
@@ -186,11 +193,11 @@ class Page:
         self.sections.append((self._id(sid), heading_text, "".join(p for p in parts if p)))
 
     def chart(self, fig, cid: str) -> str:
-        """A ``div`` for plotly figure ``fig`` (height from its layout), drawn on load."""
-        import plotly.io as pio
+        """A ``div`` for figure ``fig`` (a :class:`reports.figspec.Figure`; height from its
+        layout), drawn on load."""
         cid = self._id(cid)
-        height = int(fig.layout.height or 450)
-        spec = pio.to_json(fig, validate=False, pretty=False, engine="json").replace("</", "<\\/")
+        height = fig.height
+        spec = fig.to_json().replace("</", "<\\/")
         self.scripts.append(f'(function(){{var f={spec};Plotly.newPlot("{cid}",f.data,f.layout,{CHART_CONFIG});}})();')
         return f'<div class="chart" id="{cid}" style="height:{height}px"></div>'
 
@@ -203,8 +210,7 @@ class Page:
             f"<title>{esc(self.title)}</title>", f"<style>{CSS}</style>",
         ]
         if self.scripts:
-            from plotly.offline import get_plotlyjs
-            head.append(f'<script type="text/javascript">{get_plotlyjs()}</script>')
+            head.append(f'<script type="text/javascript">{plotly_js()}</script>')
         head.append("</head>")
         doc = [
             *head, "<body>", '<header class="top">', f"<h1>{esc(self.title)}</h1>",

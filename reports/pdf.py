@@ -23,6 +23,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from reports import metrics as M  # noqa: E402
+from reports.binding import PdfPart, PngPage, bind  # noqa: E402
 from reports.style import FIGSIZE, blank_figure, style  # noqa: E402
 from rotationlab.atomic import atomic_write_bytes  # noqa: E402
 from rotationlab.results import RunResult  # noqa: E402
@@ -121,35 +122,47 @@ def header_factor(header) -> float:
     return 1.0 if n == 1 else 0.8 * n
 
 
-def _table(fig, rect, header, rows, widths, aligns=None, fontsize=9.0, header_colors=None, gid=None):
-    """A plain table in ``rect`` (figure fraction: left, bottom, width, height)."""
-    ax = fig.add_axes(rect)
-    ax.axis("off")
+def _table(fig, rect, header, rows, widths, aligns=None, fontsize=9.0, header_colors=None, gid=None,
+           highlight: dict | None = None) -> dict:
+    """A plain table in ``rect`` (figure fraction: left, bottom, width, height): a header row (white
+    bold on dark gray, or ``header_colors[column]``), every other row shaded, light rules; text
+    ``aligns`` per column; ``highlight``: ``{(row, column): color}`` of data cells set bold in that
+    color. Returns the cells' Text artists by ``(row, column)`` (row 0: header).
+
+    The cells are one collection of rectangles and a text each (matplotlib's Table costs three
+    times as much to set, for the same page)."""
+    from matplotlib.collections import PolyCollection
+    x0, y0, w, h = rect
+    texts: dict = {}
     if not rows:
-        return ax
-    t = ax.table(cellText=rows, colLabels=header, colWidths=widths, cellLoc="left", colLoc="left",
-                 bbox=[0, 0, 1, 1])
-    t.auto_set_font_size(False)
-    t.set_fontsize(fontsize)
+        return texts
+    W = fig.get_figwidth()
     aligns = aligns or ["left"] * len(header)
     total = sum(widths)
-    lines = header_factor(header)
-    for (i, j), cell in t.get_celld().items():
-        if i == 0 and lines > 1:
-            cell.set_height(cell.get_height() * lines)
-        cell.set_edgecolor("0.85")
-        cell.get_text().set_ha(aligns[j])
-        cell._loc = aligns[j]
-        cell.PAD = min(0.1, 0.05 / (widths[j] / total * rect[2] * FIGSIZE[0]))  # ~0.05 inch
-        if i == 0:
-            cell.set_facecolor((header_colors or {}).get(j, "0.3"))
-            cell.get_text().set_color("white")
-            cell.get_text().set_fontweight("bold")
-        elif i % 2 == 0:
-            cell.set_facecolor("#f4f4f4")
-    if gid:
-        t.set_gid(gid)
-    return ax
+    edges = [x0]
+    for cw in widths:
+        edges.append(edges[-1] + w * cw / total)
+    hf = header_factor(header)
+    unit = h / (len(rows) + hf)
+    pad = 0.05 / W  # ~0.05 inch inside each cell
+    verts, faces = [], []
+    top = y0 + h
+    for i, cells in enumerate([header, *rows]):
+        rh = unit * (hf if i == 0 else 1.0)
+        bottom = top - rh
+        for j, value in enumerate(cells):
+            left, right = edges[j], edges[j + 1]
+            verts.append([(left, bottom), (right, bottom), (right, top), (left, top)])
+            faces.append((header_colors or {}).get(j, "0.3") if i == 0 else "#f4f4f4" if i % 2 == 0 else "white")
+            x = {"left": left + pad, "right": right - pad, "center": (left + right) / 2}[aligns[j]]
+            mark = (highlight or {}).get((i - 1, j)) if i else None
+            texts[(i, j)] = fig.text(x, (top + bottom) / 2, str(value), fontsize=fontsize, ha=aligns[j], va="center",
+                                     color="white" if i == 0 else mark or "black",
+                                     fontweight="bold" if i == 0 or mark else "normal", zorder=3)
+        top = bottom
+    fig.add_artist(PolyCollection(verts, facecolors=faces, edgecolors="0.85", linewidths=1.0,
+                                  transform=fig.transFigure, zorder=2, gid=gid))
+    return texts
 
 
 # -- shared text -------------------------------------------------------------------------------
@@ -350,7 +363,7 @@ def relative_rows(result, metrics: dict) -> tuple[list[str], list[list[str]]] | 
 
 def _at(fig, x: float, top: float, width: float, header, rows, widths, aligns=None, row_h: float = 0.245,
         fontsize: float = 9.0, title: str | None = None, gid: str | None = None, header_colors=None,
-        title_size: float = 11.0) -> float:
+        title_size: float = 11.0, highlight: dict | None = None) -> float:
     """A table whose top-left corner is ``x`` inches from the left and ``top`` inches from the top
     of the page, ``title`` above it; returns the inches from the top of its bottom edge."""
     W, H = FIGSIZE
@@ -360,7 +373,7 @@ def _at(fig, x: float, top: float, width: float, header, rows, widths, aligns=No
     if rows:
         _table(fig, [x / W, 1 - (top + height) / H, width / W, height / H], header, rows, widths,
                aligns or ["left"] + ["right"] * (len(header) - 1), fontsize=fontsize, header_colors=header_colors,
-               gid=gid)
+               gid=gid, highlight=highlight)
     else:
         fig.text(x / W, 1 - (top + 0.05) / H, "(none)", fontsize=fontsize, va="top", color="0.35")
         height = 0.3
@@ -885,75 +898,49 @@ class _QuietCoreFonts(logging.Filter):
         return "Failed to find font weight" not in record.getMessage()
 
 
-def _level1_images(file) -> None:
-    """matplotlib re-encodes each image of a page as a PNG at zlib's default level; the charts
-    were compressed at level 1 already, so this file re-encodes them at level 1 too (a third of
-    the time, a slightly larger file). Nothing changes where matplotlib works otherwise."""
-    write = getattr(file, "_writePng", None)
-    if write is None:
-        return
-
-    def write_png(img):
-        save = img.save
-        img.save = lambda fp, format=None, **kw: save(fp, format=format, **{"compress_level": 1, **kw})
-        try:
-            return write(img)
-        finally:
-            del img.save
-    file._writePng = write_png
-
-
 def pdf_bytes(pages: list, title: str = "Rotation Lab report") -> bytes:
-    """Bind ``pages`` into PDF bytes, deterministically, and close them. An item is a figure, or a
-    callable returning a list of figures (e.g. chart pages whose PNGs another process is still
-    drawing): the figures are rendered first, the callables' pages after them, and the pages are
-    then put back in the order given. Text is set in the standard PDF fonts where it can be
-    (:data:`CORE_FONTS`)."""
+    """Bind ``pages`` into PDF bytes, deterministically, and close the figures. An item is a
+    figure, a :class:`PngPage`, a :class:`PdfPart` (pages set elsewhere), or a callable returning
+    an iterable of them (e.g. chart pages whose PNGs another process is still drawing): the figures are set first (text in the
+    standard PDF fonts where it can be: :data:`CORE_FONTS`), the callables' pages after them,
+    and the pages are put in the order given."""
     buf = io.BytesIO()
     quiet = _QuietCoreFonts()
     log = logging.getLogger("matplotlib.font_manager")
     log.addFilter(quiet)
+    slots: list = [[] for _ in pages]  # the pages of each item: ("fig", page in the file) or ("png", bytes)
+    n_figs = 0
     try:
         with style(), PdfPages(buf, metadata={"Title": title, "Creator": "Rotation Lab", "CreationDate": None,
                                               "ModDate": None}) as pdf:
-            file = pdf._ensure_file() if hasattr(pdf, "_ensure_file") else getattr(pdf, "_file", None)
-            _level1_images(file)
-            kids = getattr(file, "pageList", None)
-            deferred = [p for p in pages if callable(p)] if isinstance(kids, list) else []
-            placed = []  # (position in the given order, page index in the file)
-
-            def save(i, fig):
-                placed.append(((i, len(placed)), len(placed)))
-                with plt.rc_context(CORE_FONTS if _winansi(fig) else {}):
-                    pdf.savefig(fig)
-                plt.close(fig)
+            def place(i, page):
+                nonlocal n_figs
+                if isinstance(page, PngPage):
+                    slots[i].append(("png", page.png))
+                    return
+                if isinstance(page, PdfPart):
+                    slots[i].extend(("pdf", (page.data, k)) for k in range(page.pages))
+                    return
+                with plt.rc_context(CORE_FONTS if _winansi(page) else {}):
+                    pdf.savefig(page)
+                plt.close(page)
+                slots[i].append(("fig", n_figs))
+                n_figs += 1
 
             for i, item in enumerate(pages):
-                if callable(item) and deferred:
-                    continue
-                for fig in (item() if callable(item) else [item]):
-                    save(i, fig)
+                if not callable(item):
+                    place(i, item)
             for i, item in enumerate(pages):
-                if callable(item) and deferred:
-                    for fig in item():
-                        save(i, fig)
-            if deferred:
-                kids[:] = [kids[k] for _, k in sorted(placed)]
+                if callable(item):
+                    for page in item():
+                        place(i, page)
     finally:
         log.removeFilter(quiet)
-    return buf.getvalue()
-
-
-def image_page(png: bytes):
-    """A page showing a chart's PNG at its own pixels (the chart is drawn once, for the PNG file
-    and the PDF alike)."""
-    from PIL import Image
-    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-    fig = blank_figure()
-    ax = fig.add_axes([0, 0, 1, 1])
-    ax.imshow(img, aspect="auto", interpolation="none")
-    ax.set_axis_off()
-    return fig
+    order = [page for slot in slots for page in slot]
+    figures = buf.getvalue()
+    if order == [("fig", k) for k in range(n_figs)]:
+        return figures
+    return bind([("pdf", (figures, what)) if kind == "fig" else (kind, what) for kind, what in order], title)
 
 
 def write_pdf(pages: list, path, title: str = "Rotation Lab report") -> Path:
@@ -965,5 +952,5 @@ def write_pdf(pages: list, path, title: str = "Rotation Lab report") -> Path:
     return atomic_write_bytes(path, data)
 
 
-__all__ = ["Column", "image_page", "cover_page", "execution_page", "figure_pages", "headline", "metrics_page",
+__all__ = ["Column", "PngPage", "cover_page", "execution_page", "figure_pages", "headline", "metrics_page",
            "tearsheet_pages", "factor_rows", "factor_notes", "factors_page", "trades_page", "warning_lines", "write_pdf"]

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from reports import pdf as P  # noqa: E402
-from reports.build import png_bytes  # noqa: E402
+from reports.style import png_bytes  # noqa: E402
 from reports.style import BENCHMARK_COLOR, FIGSIZE, TRIGGER_COLOR, date_axis, new_figure, pct_axis, style  # noqa: E402
 from rotationlab.outdir import as_folder  # noqa: E402
 from rotationlab.results import dump_json  # noqa: E402

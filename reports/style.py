@@ -108,6 +108,23 @@ def period_text(result) -> str:
            f"{p.get('trade_to', result.equity.index[-1].strftime('%Y-%m-%d'))}"
 
 
+def png_bytes(fig, dpi: int = DPI) -> bytes:
+    """``fig`` as PNG bytes at ``dpi``: 8-bit RGB (the pages are opaque), zlib level 1, no
+    timestamp or software metadata (the figure stays open). A PDF takes these pixels as they
+    are (reports.pdf.PngPage)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    with style():
+        fig.set_dpi(dpi)
+        fig.canvas.draw()
+        rgb = np.ascontiguousarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="png", compress_level=1)
+    return buf.getvalue()
+
+
 def blank_figure(figsize=FIGSIZE, layout=None):
     """A slide-sized figure with an Agg canvas, not registered with pyplot: nothing global keeps
     it alive, so a pure figure function leaks nothing (pyplot.close is still harmless)."""
@@ -116,7 +133,28 @@ def blank_figure(figsize=FIGSIZE, layout=None):
     return fig
 
 
-def new_figure(nrows=1, ncols=1, figsize=FIGSIZE, **kw):
-    """A slide-sized figure with constrained layout and its axes (like ``pyplot.subplots``)."""
-    fig = blank_figure(figsize, layout="constrained")
+def new_figure(nrows=1, ncols=1, figsize=FIGSIZE, fixed: bool = False, **kw):
+    """A slide-sized figure and its axes (like ``pyplot.subplots``), laid out by constrained
+    layout, or (``fixed``) left for :func:`fixed_layout` to place: a fixed layout costs nothing
+    to compute, where constrained layout measures every tick label twice (a third of a chart's
+    drawing time)."""
+    fig = blank_figure(figsize, layout=None if fixed else "constrained")
     return fig, fig.subplots(nrows, ncols, **kw)
+
+
+#: Heights in inches of what surrounds the axes of a fixed layout: a line of a figure or axes
+#: title (13 pt bold), a line of a panel title (11 pt), a legend row, the date tick labels under
+#: the axes, the page's edge.
+TITLE_LINE, PANEL_LINE, LEGEND_ROW, TICK_LABELS, EDGE = 0.23, 0.2, 0.235, 0.32, 0.1
+
+
+def fixed_layout(fig, *, top: float, bottom: float, left: float = 0.8, right: float = 0.15, gap: float = 0.0) -> None:
+    """Place a :func:`new_figure` ``fixed`` figure's grid of axes within margins given in inches,
+    with ``gap`` inches between rows and between columns."""
+    W, H = fig.get_size_inches()
+    gs = fig.axes[0].get_gridspec()
+    nrows, ncols = gs.get_geometry()
+    avg_h = (H - top - bottom - gap * (nrows - 1)) / nrows
+    avg_w = (W - left - right - gap * (ncols - 1)) / ncols
+    fig.subplots_adjust(left=left / W, right=1 - right / W, top=1 - top / H, bottom=bottom / H,
+                        hspace=gap / avg_h if nrows > 1 else 0.0, wspace=gap / avg_w if ncols > 1 else 0.0)

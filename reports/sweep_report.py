@@ -27,7 +27,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from reports import metrics as M  # noqa: E402
 from reports import pdf as P  # noqa: E402
-from reports.build import png_bytes  # noqa: E402
+from reports.style import png_bytes  # noqa: E402
 from rotationlab.procs import Background  # noqa: E402
 from reports.style import FIGSIZE, TRIGGER_COLOR, new_figure, style  # noqa: E402
 from rotationlab import sweeps as S  # noqa: E402
@@ -435,7 +435,7 @@ def write_sweep_report(sweep, folder, heatmap: tuple | None = None, top: int = 1
                     if html:
                         page_html.append(_sweep_html(sweep, table, (x, y, hmetric), best, bench_value))
                     pngs.update(other.get())
-                return [P.image_page(pngs[name])] if name in pngs else []
+                return [P.PngPage(pngs[name])] if name in pngs else []
             return pages
 
         if pdf:

@@ -226,13 +226,14 @@ class Run:
         return self.metrics.get("factors")
 
     def report(self, out=None, *, pdf: bool = True, html: bool = True, force: bool = False, command=None,
-               timings: dict | None = None) -> Path:
-        """Write the run's folder (CSVs, metrics.json, PNGs, report.pdf, report.html, manifest)."""
-        from reports.build import write_report
+               timings: dict | None = None, helpers=None) -> Path:
+        """Write the run's folder (CSVs, metrics.json, PNGs, report.pdf, report.html, manifest).
+        ``helpers``: a started :class:`reports.run_report.RunHelpers` (else forked here)."""
+        from reports.run_report import write_report
         from rotationlab.outdir import OutputFolder
         out = Path(out or self.settings.report.out or default_out("run", self.settings))
         folder = OutputFolder(out, "run", self.identity(), force=force, command=command).check()
-        write_report(self, folder, pdf=pdf, html=html, timings=timings)
+        write_report(self, folder, pdf=pdf, html=html, timings=timings, helpers=helpers)
         folder.finish({"run": self.settings.run.to_dict(), "resolved_params": self.result.config["params"],
                        "seed": self.settings.seed}, self.result.provenance, seed=self.settings.seed,
                       config_file=self.settings.config_file)
@@ -249,11 +250,13 @@ def default_out(kind: str, s: CF.Settings, extra: str = "") -> Path:
     return Path("output") / f"{kind if kind != 'run' else name}-{ident}"
 
 
-def run(config=None, *, data=None, rule=None, stats: bool = True, **kw) -> Run:
+def run(config=None, *, data=None, rule=None, stats: bool = True, on_result=None, **kw) -> Run:
     """Run one strategy (default: the divergence rule on the embedded sample).
 
     ``rule``: a Rule class (or ``path.py:Class``) instead of ``strategy=``; ``stats=False`` skips
-    the bootstrap and random-timing statistics (faster)."""
+    the bootstrap and random-timing statistics (faster); ``on_result(result)`` is called with the
+    engine's result before the metrics and statistics are computed (to start drawing its charts
+    meanwhile, say)."""
     from rotationlab.engine import needed_symbols
     from rotationlab.engine import run as engine_run
     from rotationlab.metrics import compute_metrics
@@ -273,6 +276,8 @@ def run(config=None, *, data=None, rule=None, stats: bool = True, **kw) -> Run:
     bars = _data(data, s, needed)
     result = engine_run(cfg, data=bars, rule=r)
     _emit(result.warnings)
+    if on_result is not None:
+        on_result(result)
     metrics = compute_metrics(result)
     if stats:
         from rotationlab.verdict import run_verdict

@@ -473,16 +473,21 @@ def _listing(out) -> str:
 
 
 def cmd_run(args) -> int:
-    from rotationlab import api
-    st = Stages("run", enabled=getattr(args, "progress", None) is not False)
-    st("loading data and running the engine")
-    s = settings_of(args)
-    run = api.run(s, stats=args.stats is not False)
-    st("writing the report")
-    rep_t: dict = {}
-    out = run.report(s.report.out, pdf=s.report.pdf, html=s.report.html, force=args.force,
-                     command=_command(args), timings=rep_t)
-    times = st.done()
+    from reports.run_report import RunHelpers
+    helpers = RunHelpers()  # forked now: they import the plotting stack while the engine runs
+    try:
+        from rotationlab import api
+        st = Stages("run", enabled=getattr(args, "progress", None) is not False)
+        st("loading data and running the engine")
+        s = settings_of(args)
+        run = api.run(s, stats=args.stats is not False, on_result=helpers.start)
+        st("writing the report")
+        rep_t: dict = {}
+        out = run.report(s.report.out, pdf=s.report.pdf, html=s.report.html, force=args.force,
+                         command=_command(args), timings=rep_t, helpers=helpers)
+        times = st.done()
+    finally:
+        helpers.close()
     m = run.metrics["metrics"]
     p = run.result.provenance["period"]
     line = (f"{run.result.strategy}: {p['trade_from']} to {p['trade_to']}, CAGR {m['cagr']:.2%}, Sharpe "

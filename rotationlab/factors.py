@@ -117,7 +117,7 @@ def load_factors(path=None, *, units: str = "percent") -> tuple[pd.DataFrame, di
     (columns mkt_rf, smb, hml, rf[, mom]) and where they came from (source, sha256, span,
     units as read). ``path`` None: the installed ``arch.data.frenchdata``; else a CSV file."""
     if path is None:
-        from data_feeds.sample import package_file, package_version
+        from rotationlab.provenance import package_file, package_version
         try:
             file = package_file("arch", "data", "frenchdata", "frenchdata.csv.gz")
         except ModuleNotFoundError:

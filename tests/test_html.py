@@ -384,3 +384,45 @@ def test_equity_log_toggle(reports, browser):
 
     got = browser.load(reports["run"] / "report.html", action=toggle)
     assert got["action"] == ("log", "linear")
+
+
+# -- the figures' data, written without plotly's Python objects -----------------------------------
+@pytest.mark.parametrize("kw", [dict(rows=2, cols=1, shared_xaxes=True, row_heights=[0.42, 0.58], vertical_spacing=0.07,
+                                     subplot_titles=["a", "b"]),
+                                dict(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.045,
+                                     subplot_titles=["a", "b", "c", "d"]),
+                                dict(rows=1, cols=2, column_widths=[0.68, 0.32], horizontal_spacing=0.02,
+                                     subplot_titles=["m", "y"]),
+                                dict(rows=1, cols=3, subplot_titles=["x", "y", "z"], horizontal_spacing=0.06)])
+def test_subplots_are_laid_out_as_plotly_lays_them_out(kw):
+    from plotly.subplots import make_subplots
+
+    from reports.figspec import Figure
+    ours = Figure(**kw).layout
+    theirs = make_subplots(**kw).to_plotly_json()["layout"]
+    for axis in (k for k in theirs if k.startswith(("xaxis", "yaxis"))):
+        for key in ("domain", "anchor", "matches", "showticklabels"):
+            if key in theirs[axis]:
+                assert ours[axis][key] == pytest.approx(theirs[axis][key]), (axis, key)
+    for a, b in zip(ours["annotations"], theirs["annotations"]):
+        assert (a["text"], a["x"], a["y"]) == (b["text"], pytest.approx(b["x"]), pytest.approx(b["y"]))
+
+
+def test_figure_data_is_plain_json():
+    import datetime
+
+    import numpy as np
+    import pandas as pd
+
+    from reports.figspec import Figure
+    fig = Figure()
+    fig.add_trace({"type": "scatter", "x": np.array(["2020-01-02", "2020-01-03"], dtype="datetime64[ns]"),
+                   "y": np.array([1.5, np.nan]), "text": [float("inf"), np.float64(2.0)]})
+    fig.update_layout(title={"text": "t"}, height=300, shapes=[{"x0": pd.Timestamp("2021-05-04"),
+                                                                "x1": datetime.date(2021, 6, 1)}])
+    fig.update_yaxes(tickformat=None, title={"text": "y"})
+    doc = json.loads(fig.to_json())
+    assert doc["data"][0]["x"] == ["2020-01-02", "2020-01-03"] and doc["data"][0]["y"] == [1.5, None]
+    assert doc["data"][0]["text"] == [None, 2.0]
+    assert doc["layout"]["shapes"][0] == {"x0": "2021-05-04", "x1": "2021-06-01"}
+    assert doc["layout"]["yaxis"] == {"title": {"text": "y"}} and fig.height == 300

@@ -16,7 +16,8 @@ import pytest
 
 from reports import figures as F
 from reports import metrics as M
-from reports.build import FIGURES, write_report
+from reports.build import FIGURES
+from reports.run_report import write_report
 from rotationlab.comparison import baseline_specs, parse_spec, run_comparison, with_baselines
 from rotationlab.config import RunConfig, make_rule
 from rotationlab.errors import UserError
@@ -343,8 +344,8 @@ def test_pdf_pages_and_text(report_dir, result):
         drawn = [im for im in page.images if f"/{im.name.split('.')[0]} Do".encode() in page.get_contents().get_data()]
         assert len(drawn) == 1, name
         png = np.asarray(Image.open(out / f"{name}.png").convert("RGB"))
-        stored = np.asarray(drawn[0].image.convert("RGB"))  # matplotlib stores rows bottom-up
-        assert np.array_equal(stored[::-1], png), name
+        stored = np.asarray(drawn[0].image.convert("RGB"))  # the PNG's own pixels, rows top-down
+        assert np.array_equal(stored, png), name
     trades = pages[-2]
     assert f"{len(result.trades):,} fills" in trades
     first = result.trades.iloc[0]

@@ -66,7 +66,7 @@ def test_run_report_has_the_statistics_page(tmp_path):
     from pypdf import PdfReader
 
     import rotationlab as rl
-    from reports.build import write_report
+    from reports.run_report import write_report
     run_ = rl.run(strategy="dow_nasdaq_divergence", params=PARAMS, benchmark="N", commission_bps=0, slippage_bps=0,
                   data=_planted(0.003, n=800))
     out = write_report(run_, tmp_path / "r", html=False)["metrics"]
