@@ -14,7 +14,9 @@ benchmark... for the sweeps, the grid of lookback_days 5..100 step 5 x threshold
 * ``sweep400``, ``sweep4000``: ``sweep --engine fast`` with the overfitting section and report;
 * ``sweep40000``: the same on 40,000 combinations.
 
-Peak memory is each command's own maximum resident set size (``wait4``).
+Peak memory: each command's own maximum resident set size (``wait4``), and the largest total of
+it and the processes it starts (the run's two report helpers, a sweep's workers) sampled every
+20 ms as proportional set size (memory shared after a fork counted once).
 """
 
 from __future__ import annotations
@@ -36,19 +38,66 @@ G4000 = [*G400, "--grid", "hold_days=0:45:5"]
 G40000 = [*G4000, "--grid", "exit_threshold=0:0.009:0.001"]
 
 
-def timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MB, exit code) of one command in a fresh process (its own
-    maximum resident set size, from ``wait4``)."""
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (from /proc)."""
+    kids: dict = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def _pss_mb(pids: list[int]) -> float:
+    """Proportional set size of ``pids`` together, in MB (pages shared after a fork counted once)."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total / 1024
+
+
+def timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float, float, int]:
+    """(wall seconds, peak RSS of the command's process in MB, peak memory of it and the helper
+    processes it starts together (proportional set size, sampled every 20 ms) in MB, exit code),
+    in a fresh process."""
+    import threading
     err = tempfile.TemporaryFile()
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _pss_mb(_tree(proc.pid)))
+            done.wait(0.02)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    done.set()
+    sampler.join()
     proc.returncode = code = os.waitstatus_to_exitcode(status)
     if code:
         err.seek(0)
         print(err.read()[-2000:].decode(errors="replace"), file=sys.stderr)
-    return wall, usage.ru_maxrss / 1024, code
+    return wall, usage.ru_maxrss / 1024, peak[0], code
 
 
 def clear_numba_cache() -> None:
@@ -78,17 +127,17 @@ def main():
         "sweep4000": [*cli, "sweep", *ETF, *data, *G4000, "--no-progress", "--out", str(work / "s4000")],
         "sweep40000": [*cli, "sweep", *ETF, *data, *G40000, "--no-progress", "--out", str(work / "s40000")],
     }
-    base_wall, base_mb, _ = timed([py, "-c", "pass"], work, env)
+    base_wall, _, _, _ = timed([py, "-c", "pass"], work, env)
     print(f"machine: {os.uname().machine}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
           f"python start-up {base_wall:.2f} s")
-    print("| command | wall clock | x python start-up | peak memory |")
-    print("|---|---:|---:|---:|")
+    print("| command | wall clock | x python start-up | peak memory, command | peak memory, with its helpers |")
+    print("|---|---:|---:|---:|---:|")
     for name in args.only.split(","):
         if name.endswith("-first"):
             clear_numba_cache()
-        wall, mb, rc = timed(cases[name], work, env)
+        wall, mb, tree, rc = timed(cases[name], work, env)
         status = "" if rc == 0 else f" (exit {rc})"
-        print(f"| {name}{status} | {wall:.1f} s | {wall / base_wall:.0f}x | {mb:,.0f} MB |")
+        print(f"| {name}{status} | {wall:.1f} s | {wall / base_wall:.0f}x | {mb:,.0f} MB | {tree:,.0f} MB |")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:

@@ -311,14 +311,24 @@ class OutputFolder:
             return False
 
     def files(self) -> dict:
+        """``{name: {"bytes", "sha256"}}`` of the files written that exist (a file unchanged since
+        an earlier manifest is not read again; large files are hashed a block at a time)."""
         out = {}
+        cache = self.__dict__.setdefault("_hashes", {})
         for name in sorted(set(self.written)):
             p = self.path / name
             try:
-                blob = p.read_bytes()
+                st = p.stat()
+                stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+                if cache.get(name, (None,))[0] != stamp:
+                    digest = hashlib.sha256()
+                    with open(p, "rb") as fh:
+                        while block := fh.read(1 << 24):
+                            digest.update(block)
+                    cache[name] = (stamp, digest.hexdigest())
             except OSError:  # missing (or unreadable): not listed
                 continue
-            out[name] = {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+            out[name] = {"bytes": st.st_size, "sha256": cache[name][1]}
         return out
 
     def _document(self, status: str, error: str | None = None) -> dict:

@@ -941,16 +941,17 @@ class TrialStream:
             self._cpos[key] = panel.calendar.get_indexer(self.common) if self.common is not None else None
         pos, cpos = self._pos[key], self._cpos[key]
         rets = np.full((len(idx), len(panel.calendar)), np.nan)
-        for i in range(len(idx)):
-            tf = int(tfa[i])
-            e = eq[i, tf:]
+        tfa = np.asarray(tfa)
+        for tf in np.unique(tfa):  # the rows that start trading on one bar, at once
+            rows = np.flatnonzero(tfa == tf)
+            e = eq[rows, tf:]
             with np.errstate(divide="ignore", invalid="ignore"):
-                rets[i, tf + 1:] = e[1:] / e[:-1] - 1.0
+                rets[rows, tf + 1:] = e[:, 1:] / e[:, :-1] - 1.0
         if self.matrix is not None:
             keep = pos >= 0  # panel days before any combination trades are not in the file
             self.matrix[np.asarray(idx)[:, None], pos[keep][None, :]] = rets[:, keep]
-        if self.acc is not None:
-            self.acc.add(np.ascontiguousarray(rets[:, cpos].T), [self.labels[i] for i in idx])
+        if self.acc is not None:  # days x trials, column-major (as the accumulator reduces them)
+            self.acc.add(rets[:, cpos].T, [self.labels[i] for i in idx])
 
     def finish(self) -> dict | None:
         """Close the file (renamed into place atomically) and return the overfitting dict."""
