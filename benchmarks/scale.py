@@ -16,7 +16,11 @@ benchmark... for the sweeps, the grid of lookback_days 5..100 step 5 x threshold
 
 Peak memory: each command's own maximum resident set size (``wait4``), and the largest total of
 it and the processes it starts (the run's two report helpers, a sweep's workers) sampled every
-20 ms as proportional set size (memory shared after a fork counted once).
+20 ms as proportional set size (memory shared after a fork counted once). The sampling costs CPU,
+so memory comes from a second run of each command; the wall clock from the first, unobserved one.
+Commands run as on a user's machine: Python caches the project's bytecode (the environment's
+``PYTHONDONTWRITEBYTECODE`` is dropped); a ``-first`` case starts with neither that cache nor
+numba's.
 """
 
 from __future__ import annotations
@@ -72,10 +76,10 @@ def _pss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
-def timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float, float, int]:
+def timed(argv: list[str], cwd: Path, env: dict, sample: bool = False) -> tuple[float, float, float, int]:
     """(wall seconds, peak RSS of the command's process in MB, peak memory of it and the helper
-    processes it starts together (proportional set size, sampled every 20 ms) in MB, exit code),
-    in a fresh process."""
+    processes it starts together (proportional set size, sampled every 20 ms when ``sample``,
+    else 0) in MB, exit code), in a fresh process."""
     import threading
     err = tempfile.TemporaryFile()
     t0 = time.perf_counter()
@@ -83,16 +87,18 @@ def timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float, float, i
     peak = [0.0]
     done = threading.Event()
 
-    def sample():
+    def watch():
         while not done.is_set():
             peak[0] = max(peak[0], _pss_mb(_tree(proc.pid)))
             done.wait(0.02)
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sampler = threading.Thread(target=watch, daemon=True)
+    if sample:
+        sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     done.set()
-    sampler.join()
+    if sample:
+        sampler.join()
     proc.returncode = code = os.waitstatus_to_exitcode(status)
     if code:
         err.seek(0)
@@ -100,10 +106,13 @@ def timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float, float, i
     return wall, usage.ru_maxrss / 1024, peak[0], code
 
 
-def clear_numba_cache() -> None:
-    """Remove numba's on-disk cache of this project's compiled functions (a first run)."""
+def clear_caches() -> None:
+    """Remove numba's on-disk cache of this project's compiled functions and Python's of its
+    bytecode (a first run)."""
     for cache in ROOT.rglob("__pycache__"):
-        for pattern in ("*.nbi", "*.nbc"):
+        if ".venv" in cache.parts:
+            continue
+        for pattern in ("*.nbi", "*.nbc", "*.pyc"):
             for f in cache.glob(pattern):
                 f.unlink()
 
@@ -116,6 +125,7 @@ def main():
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rotationlab-scale-"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     py = sys.executable
     cli = [py, str(ROOT / "run_backtest.py")]
     data = ["--data-dir", args.data_dir]
@@ -134,8 +144,11 @@ def main():
     print("|---|---:|---:|---:|---:|")
     for name in args.only.split(","):
         if name.endswith("-first"):
-            clear_numba_cache()
-        wall, mb, tree, rc = timed(cases[name], work, env)
+            clear_caches()
+        wall, _, _, rc = timed(cases[name], work, env)
+        argv = [*cases[name][:-1], cases[name][-1] + "-memory"]
+        _, mb, tree, rc2 = timed(argv, work, env, sample=True)
+        rc = rc or rc2
         status = "" if rc == 0 else f" (exit {rc})"
         print(f"| {name}{status} | {wall:.1f} s | {wall / base_wall:.0f}x | {mb:,.0f} MB | {tree:,.0f} MB |")
     if not args.keep:

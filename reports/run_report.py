@@ -167,7 +167,7 @@ def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict
             h.close()
     t3 = time.perf_counter()
     if timings is not None:
-        timings.update({"csv_and_json": t1 - t0,
+        timings.update({"CSV and JSON files": t1 - t0,
                         "charts, PDF pages and html (two helper processes)": t2 - t1,
                         "binding and writing files": t3 - t2})
     return {"metrics": metrics, "out": folder.path}

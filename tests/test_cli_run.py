@@ -13,7 +13,8 @@ from rotationlab.cli import main
 
 def test_run_writes_the_result_files(tmp_path, capsys):
     out = tmp_path / "r"
-    assert main(["run", "--start", "2007-01-01", "--end", "2009-12-31", "--out", str(out), "--no-pdf"]) == 0
+    assert main(["run", "--start", "2007-01-01", "--end", "2009-12-31", "--out", str(out), "--no-pdf",
+                 "--timings"]) == 0
     for name in ("equity.csv", "metrics.json", "equity.png", "trades.csv", "weights.csv", "signals.csv"):
         assert (out / name).is_file(), name
     trades = pd.read_csv(out / "trades.csv")
@@ -27,7 +28,17 @@ def test_run_writes_the_result_files(tmp_path, capsys):
     assert meta["execution"]["fills_by_symbol"] == {  # one fill time for every leg: ^DJI has closes only
         "^IXIC": "next close (a traded series has close prices only: ^DJI)", "^DJI": "next close (close prices only)"}
     assert meta["config"]["benchmark"] == "^GSPC"
-    assert "CAGR" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "CAGR" in printed
+    phases = {}  # --timings: "  name   1.23 s" lines
+    for line in printed.splitlines():
+        if line.startswith("  ") and line.endswith(" s"):
+            name, value, _ = line.strip().rsplit(None, 2)
+            phases[name] = float(value)
+    total = phases.pop("total (after Python's own start-up)")
+    top = [v for name, v in phases.items() if not name.startswith(("CSV", "charts", "binding"))]
+    assert {"loading data and running the engine", "writing the report"} <= set(phases)
+    assert all(v >= 0 for v in phases.values()) and sum(top) <= total + 0.01
 
 
 def test_same_config_writes_byte_identical_metrics(tmp_path):
