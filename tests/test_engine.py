@@ -175,6 +175,7 @@ def test_result_records_config_provenance_and_versions(sample):
     assert all(len(m["sha256"]) == 64 for m in h["provenance"]["symbols"].values())
     assert h["provenance"]["alignment"]["policy"] == "union"
     assert h["versions"]["backtrader"] == "1.9.78.123"
+    assert {"pandas", "numpy", "matplotlib", "scipy", "pypdf"} <= set(h["versions"])  # numbers and PDF
     assert h["provenance"]["period"]["trade_from"] >= "2008-01-01"
 
 
