@@ -24,18 +24,6 @@ class PngPage:
     png: bytes
 
 
-@dataclass(frozen=True)
-class PdfPart:
-    """The pages of a PDF set elsewhere (e.g. a helper process's text pages), taken as they are."""
-
-    data: bytes
-
-    @property
-    def pages(self) -> int:
-        from pypdf import PdfReader
-        return len(PdfReader(io.BytesIO(self.data)).pages)
-
-
 def bind(order: list, title: str) -> bytes:
     """One PDF of ``order``: ``("pdf", (bytes, page index))`` pages of other PDFs and ``("png",
     bytes)`` chart pages, in that order (deterministic: no dates, no random file ID)."""

@@ -17,30 +17,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from reports import figures as F  # noqa: E402
 from reports import pdf as P  # noqa: E402
+from reports.run_report import CHARTS  # noqa: E402
 from reports.style import blank_figure, png_bytes  # noqa: E402
 
-#: PNG file name of each figure of a run report, in page order (the signal figure only for
-#: signal strategies; the names are reports.run_report.CHARTS).
-FIGURES = {
-    "equity": F.equity_figure,
-    "underwater": F.underwater_figure,
-    "allocation": F.allocation_figure,
-    "signal": F.signal_figure,
-    "rolling": F.rolling_figure,
-    "rolling_beta": F.rolling_beta_figure,
-    "monthly": F.monthly_figure,
-}
-
+#: The figure function of each chart of a run report (its PNG file is named after it; the names
+#: and their page order are reports.run_report.CHARTS; the signal figure only for signal
+#: strategies).
+FIGURES = {name: getattr(F, f"{name}_figure") for name in CHARTS}
 
 #: One drawing at a time in a process (matplotlib's style context is global): helpers are
 #: processes, but a helper that could not fork does its work in a thread of the caller.
 _DRAWING = threading.Lock()
 
+
 def warm_up_pages() -> None:
     warm_up(pages=True)
-
-
-assert tuple(FIGURES) == __import__("reports.run_report", fromlist=["CHARTS"]).CHARTS
 
 
 def warm_up(pages: bool = False) -> None:

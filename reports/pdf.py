@@ -23,7 +23,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from reports import metrics as M  # noqa: E402
-from reports.binding import PdfPart, PngPage, bind  # noqa: E402
+from reports.binding import PngPage, bind  # noqa: E402
 from reports.style import FIGSIZE, blank_figure, style  # noqa: E402
 from rotationlab.atomic import atomic_write_bytes  # noqa: E402
 from rotationlab.results import RunResult  # noqa: E402
@@ -900,10 +900,10 @@ class _QuietCoreFonts(logging.Filter):
 
 def pdf_bytes(pages: list, title: str = "Rotation Lab report") -> bytes:
     """Bind ``pages`` into PDF bytes, deterministically, and close the figures. An item is a
-    figure, a :class:`PngPage`, a :class:`PdfPart` (pages set elsewhere), or a callable returning
-    an iterable of them (e.g. chart pages whose PNGs another process is still drawing): the figures are set first (text in the
-    standard PDF fonts where it can be: :data:`CORE_FONTS`), the callables' pages after them,
-    and the pages are put in the order given."""
+    figure, a :class:`PngPage`, or a callable returning an iterable of them (e.g. chart pages
+    whose PNGs another process is still drawing): the figures are set first (text in the standard
+    PDF fonts where it can be: :data:`CORE_FONTS`), the callables' pages after them, and the
+    pages are put in the order given."""
     buf = io.BytesIO()
     quiet = _QuietCoreFonts()
     log = logging.getLogger("matplotlib.font_manager")
@@ -917,9 +917,6 @@ def pdf_bytes(pages: list, title: str = "Rotation Lab report") -> bytes:
                 nonlocal n_figs
                 if isinstance(page, PngPage):
                     slots[i].append(("png", page.png))
-                    return
-                if isinstance(page, PdfPart):
-                    slots[i].extend(("pdf", (page.data, k)) for k in range(page.pages))
                     return
                 with plt.rc_context(CORE_FONTS if _winansi(page) else {}):
                     pdf.savefig(page)

@@ -31,10 +31,11 @@ _CLAIMS: dict = {}  # token -> the counter of the next chart to draw, shared wit
 _TOKENS = itertools.count()
 
 
-#: The order the helpers claim the charts in: the longest to draw first (the monthly table of
-#: returns, the two-panel charts), so the last one claimed is short and both helpers finish
-#: together.
-CLAIM_ORDER = (6, 3, 4, 5, 0, 1, 2)
+#: The order the helpers claim the charts in (indices into CHARTS): the longest to draw first
+#: (the monthly table of returns, the two-panel charts), so the last one claimed is short and
+#: both helpers finish together.
+CLAIM_ORDER = tuple(CHARTS.index(name) for name in
+                    ("monthly", "signal", "rolling", "rolling_beta", "equity", "underwater", "allocation"))
 
 
 def _claim(token: int) -> int:
@@ -131,31 +132,35 @@ def write_report(run, folder, pdf: bool = True, html: bool = True, timings: dict
             from reports.binding import bind
         charts: dict = {}
         parts = None
+
+        def got_chart(k, png):  # written while the helpers go on
+            charts[k] = png
+            if png is not None:
+                folder.write_bytes(f"{CHARTS[k]}.png", png)
+
+        def got_pages(p):
+            nonlocal parts
+            parts = p
+            if html:
+                folder.write_text("report.html", p["html"])
+
         q = _collect([h.charts, h.pages])
         for _ in range(2):
             while (item := q.get()) is not None:
                 if item[0] == "error":
                     raise item[1]
                 if item[0] == "chart":
-                    charts[item[1]] = item[2]
-                    if item[2] is not None:  # written while the helpers go on
-                        folder.write_bytes(f"{CHARTS[item[1]]}.png", item[2])
+                    got_chart(item[1], item[2])
                 else:
-                    parts = item[1]
-                    if html:
-                        folder.write_text("report.html", parts["html"])
+                    got_pages(item[1])
         t2 = time.perf_counter()
         missing = [k for k in range(len(CHARTS)) if k not in charts]
         if missing or parts is None:  # a helper failed part-way: draw the rest here
             from reports.build import draw_chart, text_pages
             for k in missing:
-                charts[k] = draw_chart(CHARTS[k], result)
-                if charts[k] is not None:
-                    folder.write_bytes(f"{CHARTS[k]}.png", charts[k])
+                got_chart(k, draw_chart(CHARTS[k], result))
             if parts is None:
-                parts = text_pages(slim, pdf, html)
-                if html:
-                    folder.write_text("report.html", parts["html"])
+                got_pages(text_pages(slim, pdf, html))
         pngs = {CHARTS[k]: charts[k] for k in sorted(charts) if charts[k] is not None}
         if pdf:
             order = [("pdf", (parts["head"][0], k)) for k in range(parts["head"][1])]

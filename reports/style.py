@@ -111,7 +111,7 @@ def period_text(result) -> str:
 def png_bytes(fig, dpi: int = DPI) -> bytes:
     """``fig`` as PNG bytes at ``dpi``: 8-bit RGB (the pages are opaque), zlib level 1, no
     timestamp or software metadata (the figure stays open). A PDF takes these pixels as they
-    are (reports.pdf.PngPage)."""
+    are (reports.binding.PngPage)."""
     import io
 
     import numpy as np

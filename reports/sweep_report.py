@@ -28,7 +28,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from reports import metrics as M  # noqa: E402
 from reports import pdf as P  # noqa: E402
 from reports.style import png_bytes  # noqa: E402
-from rotationlab.procs import Background  # noqa: E402
+from rotationlab.procs import Helper  # noqa: E402
 from reports.style import FIGSIZE, TRIGGER_COLOR, new_figure, style  # noqa: E402
 from rotationlab import sweeps as S  # noqa: E402
 
@@ -424,7 +424,7 @@ def write_sweep_report(sweep, folder, heatmap: tuple | None = None, top: int = 1
             plt.close(fig)
         return out
 
-    other = Background(charts)
+    other = Helper(charts)
     try:
         pngs: dict = {}
         page_html: list = []

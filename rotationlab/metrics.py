@@ -44,7 +44,7 @@ from rotationlab.results import RunResult
 __all__ = [
     "PERIODS", "N_WORST_DRAWDOWNS", "N_TEARSHEET_DRAWDOWNS", "METRIC_ROWS", "RELATIVE", "RELATIVE_KEYS",
     "TRADING", "ROLLING_WINDOWS", "TRAILING_PERIODS", "Crisis", "CRISES", "HELD",
-    "fmt", "sharpe", "cagr", "annual_return", "annual_volatility", "sortino", "max_drawdown", "calmar", "alpha_beta",
+    "fmt", "sharpe", "cagr", "annual_volatility", "sortino", "max_drawdown", "calmar", "alpha_beta",
     "excess_sharpe",
     "returns_of", "strategy_returns", "benchmark_returns", "growth_returns", "wealth", "drawdown",
     "drawdown_episodes", "worst_drawdowns", "rotation_episodes", "monthly_returns", "yearly_returns",
@@ -219,7 +219,7 @@ def cagr(returns, periods: int = 252):
         return float("nan")
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         growth = np.nanprod(arr + 1.0, axis=0)
-        out = np.power(growth, periods / n) - 1.0
+        out = growth ** (1 / (n / periods)) - 1.0  # empyrical's operations: the same bits
     if arr.ndim == 1:
         return float(out)
     if isinstance(returns, pd.DataFrame):
@@ -230,16 +230,6 @@ def cagr(returns, periods: int = 252):
 # -- empyrical's ratios (same definitions, computed here; tested equal) -------------------------
 def _v(r) -> np.ndarray:
     return np.asarray(r, dtype=float)
-
-
-def annual_return(r, periods: int = PERIODS) -> float:
-    """``empyrical.annual_return``: the product of ``1 + r`` (NaN rows as 0) to the power one over
-    the years (rows / ``periods``), minus 1; NaN when empty."""
-    v = _v(r)
-    if len(v) < 1:
-        return float("nan")
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return float(np.nanprod(v + 1.0) ** (1 / (len(v) / periods)) - 1)
 
 
 def annual_volatility(r, periods: int = PERIODS) -> float:
@@ -282,12 +272,12 @@ def max_drawdown(r) -> float:
 
 
 def calmar(r, periods: int = PERIODS) -> float:
-    """``empyrical.calmar_ratio``: :func:`annual_return` over the depth of :func:`max_drawdown`;
+    """``empyrical.calmar_ratio``: :func:`cagr` over the depth of :func:`max_drawdown`;
     NaN without a drawdown (or when infinite)."""
     mdd = max_drawdown(r)
     if not mdd < 0:
         return float("nan")
-    out = annual_return(r, periods) / abs(mdd)
+    out = cagr(r, periods) / abs(mdd)
     return float("nan") if np.isinf(out) else out
 
 
@@ -492,7 +482,7 @@ def returns_metrics(r: pd.Series, risk_free: float = 0.0, values: pd.Series | No
     monthly = _aggregate(r, "monthly") if len(r) else pd.Series(dtype="float64")
     return {
         "total_return": _f(np.nanprod(_v(r) + 1.0) - 1.0) if len(r) else float("nan"),
-        "cagr": _f(annual_return(r)),
+        "cagr": _f(cagr(r)),
         "annual_volatility": _f(annual_volatility(r)),
         "sharpe": _f(sharpe(r, PERIODS, risk_free)),
         "sortino": _f(sortino(r, risk_free)),
@@ -518,7 +508,7 @@ def relative_metrics(r: pd.Series, ref: pd.Series, risk_free: float = 0.0) -> di
     """
     alpha, beta = alpha_beta(r, ref, risk_free)
     return {
-        "excess_cagr": _f(_f(annual_return(r)) - _f(annual_return(ref))),
+        "excess_cagr": _f(_f(cagr(r)) - _f(cagr(ref))),
         "tracking_error": _f(annual_volatility(_v(r) - _v(ref))),
         "information_ratio": _f(excess_sharpe(r, ref) * np.sqrt(PERIODS)),
         "beta": _f(beta), "alpha": _f(alpha),

@@ -94,6 +94,7 @@ class OutputFolder:
         self.command = command
         self.managed = managed
         self.written: list[str] = []
+        self._hashes: dict = {}  # name -> ((size, mtime, inode), sha256): files() reads a file once
         self.status: str | None = None  # the status of the last manifest this object wrote
         self._lock_fh = None
         self._own_lock = False   # taken by the first write (released with the final manifest)
@@ -314,7 +315,7 @@ class OutputFolder:
         """``{name: {"bytes", "sha256"}}`` of the files written that exist (a file unchanged since
         an earlier manifest is not read again; large files are hashed a block at a time)."""
         out = {}
-        cache = self.__dict__.setdefault("_hashes", {})
+        cache = self._hashes
         for name in sorted(set(self.written)):
             p = self.path / name
             try:

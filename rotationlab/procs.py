@@ -39,12 +39,17 @@ def worker_init(*_args) -> None:
     die_with_parent()
 
 
-def _send(fd: int, kind: bytes, obj=None) -> None:
-    import pickle
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL) if kind != b"D" else b""
-    view = memoryview(kind + len(data).to_bytes(8, "little") + data)
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def _send(fd: int, kind: bytes, obj=None) -> None:
+    """One message of a helper to its caller: a kind byte, a length, a pickle (none for ``D``)."""
+    import pickle
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL) if kind != b"D" else b""
+    _write_all(fd, kind + len(data).to_bytes(8, "little") + data)
 
 
 def _read_exact(f, n: int) -> bytes | None:
@@ -139,9 +144,7 @@ class _Channel:
 
             def write():
                 try:
-                    view = memoryview(len(data).to_bytes(8, "little") + data)
-                    while view:
-                        view = view[os.write(fd, view):]
+                    _write_all(fd, len(data).to_bytes(8, "little") + data)
                 except OSError:  # the helper is gone: items() does the work here
                     pass
                 finally:
@@ -312,10 +315,6 @@ def _resolve(fn):
 def _is_stream(x) -> bool:
     import types
     return isinstance(x, types.GeneratorType)
-
-
-#: A function computed in a forked child while the caller goes on (``Helper(fn).get()``).
-Background = Helper
 
 
 def stop_pool(pool) -> None:

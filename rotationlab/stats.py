@@ -7,7 +7,8 @@ deterministic for a given int seed (a Generator passed in is advanced, as usual)
 Contents
 --------
 Helpers
-    :func:`sharpe`, :func:`cagr` -- empyrical conventions (tested equal to empyrical).
+    :func:`sharpe`, :func:`cagr` -- empyrical conventions (from :mod:`rotationlab.metrics`,
+    their one definition; tested equal to empyrical).
 Bootstrap confidence intervals
     :func:`block_bootstrap_ci` -- stationary block bootstrap (Politis & Romano 1994) of
     any statistic of a (multi-column) daily series, resampled as ``arch.bootstrap`` does
@@ -43,12 +44,13 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
+
+from rotationlab.metrics import cagr, sharpe
 
 __all__ = [
     "EULER_MASCHERONI",
@@ -90,56 +92,6 @@ def _rng(seed: SeedLike) -> np.random.Generator:
 # --------------------------------------------------------------------------------------
 # Helpers (empyrical conventions)
 # --------------------------------------------------------------------------------------
-
-def sharpe(returns, periods: int = 252, risk_free: float = 0.0):
-    r"""Annualised Sharpe ratio, as ``empyrical.sharpe_ratio``.
-
-    .. math:: SR = \sqrt{P}\,\frac{\overline{r - r_f}}{s(r - r_f)}
-
-    with the sample standard deviation (ddof=1), NaNs ignored, ``P = periods``.
-    Fewer than two observations give NaN; a constant series gives +-inf (or NaN if the
-    mean is 0), like empyrical.  Use ``periods=1`` for the per-period Sharpe ratio.
-    A 2-D input gives one value per column (ndarray, or Series for a DataFrame).
-    """
-    arr = np.asarray(returns, dtype=float) - risk_free
-    if arr.shape[0] < 2:
-        out = np.full(arr.shape[1:], np.nan)
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns -> NaN
-            std = np.nanstd(arr, ddof=1, axis=0)
-            constant = (np.nanmax(arr, axis=0) == np.nanmin(arr, axis=0)) & np.isfinite(std)
-            std = np.where(constant, 0.0, std)
-            out = np.nanmean(arr, axis=0) / std * np.sqrt(periods)
-    if arr.ndim == 1:
-        return float(out)
-    if isinstance(returns, pd.DataFrame):
-        return pd.Series(out, index=returns.columns, name="sharpe")
-    return out
-
-
-def cagr(returns, periods: int = 252):
-    r"""Compound annual growth rate, as ``empyrical.cagr`` / ``annual_return``.
-
-    .. math:: CAGR = \Big(\prod_t (1 + r_t)\Big)^{P / n} - 1
-
-    where ``n`` counts every row (NaN rows included, their return taken as 0, like
-    empyrical) and ``P = periods``.  An empty input gives NaN; a total loss beyond -100%
-    gives NaN.  A 2-D input gives one value per column.
-    """
-    arr = np.asarray(returns, dtype=float)
-    n = arr.shape[0]
-    if n < 1:
-        return float("nan")
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        growth = np.nanprod(arr + 1.0, axis=0)
-        out = np.power(growth, periods / n) - 1.0
-    if arr.ndim == 1:
-        return float(out)
-    if isinstance(returns, pd.DataFrame):
-        return pd.Series(out, index=returns.columns, name="cagr")
-    return out
-
 
 # --------------------------------------------------------------------------------------
 # Stationary block bootstrap (Politis & Romano 1994), drawn as arch.bootstrap draws it
@@ -293,7 +245,8 @@ def block_bootstrap_ci(
     take = data.iloc.__getitem__ if isinstance(data, (pd.Series, pd.DataFrame)) else data.__getitem__
     results = np.array([func(take(stationary_bootstrap_indices(n, block_length, rng)))[0]
                         for _ in range(int(n_boot))])
-    # the interval as arch.bootstrap's conf_int computes it (tail "two", size 1 - alpha)
+    # the interval as arch.bootstrap's conf_int computes it (tail "two", size 1 - alpha), with its
+    # operations: 1 - (1 - alpha) is not alpha to the last bit, and the bounds would differ there
     a = (1.0 - (1.0 - alpha)) / 2
     if method == "norm":
         from scipy.special import ndtri
