@@ -38,7 +38,8 @@ def test_run_writes_the_result_files(tmp_path, capsys):
     total = phases.pop("total (after Python's own start-up)")
     top = [v for name, v in phases.items() if not name.startswith(("CSV", "charts", "binding"))]
     assert {"loading data and running the engine", "writing the report"} <= set(phases)
-    assert all(v >= 0 for v in phases.values()) and sum(top) <= total + 0.01
+    # each printed figure is rounded to 0.01 s: their sum may pass the total by half of that each
+    assert all(v >= 0 for v in phases.values()) and sum(top) <= total + 0.005 * (len(top) + 1)
 
 
 def test_same_config_writes_byte_identical_metrics(tmp_path):
